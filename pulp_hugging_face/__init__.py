@@ -1,0 +1,1 @@
+default_app_config = "pulp_hugging_face.app.PulpHuggingFacePluginAppConfig"
