@@ -1,0 +1,112 @@
+"""Downloading file bodies from the hub for pulpcore's pull-through machinery."""
+
+import logging
+from urllib.parse import urljoin, urlsplit
+
+import aiohttp
+
+from pulpcore.plugin.download import HttpDownloader
+
+log = logging.getLogger(__name__)
+
+REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+MAX_REDIRECTS = 10
+# The only upstream (CDN) headers a client may see: anything else could be an ETag that is
+# not the hub's, an Xet switch, or a cookie.
+PASSED_ON_HEADERS = ("content-length", "content-type", "content-range", "last-modified")
+
+
+class UpstreamProtocolError(Exception):
+    """The upstream answer is not something a hub would send (bad redirect, loop, ...)."""
+
+
+class PartialStreamError(Exception):
+    """The upstream body broke after bytes went to the client: retrying would corrupt them."""
+
+
+def origin(url):
+    parts = urlsplit(url)
+    return (parts.scheme.lower(), parts.hostname, parts.port)
+
+
+class HubDownloader(HttpDownloader):
+    """An HttpDownloader that follows redirects itself.
+
+    The hub answers `resolve` of an LFS file with a redirect to a CDN on another host. The
+    remote's token (and basic auth) go only to the hub's own origin; a redirect may only lead
+    to http(s), and a loop or a long chain is an error, not a hang.
+    """
+
+    def __init__(self, url, hub_url=None, hub_token=None, **kwargs):
+        self.hub_origin = origin(hub_url or url)
+        self.hub_token = hub_token
+        self._emitted = False
+        callback = kwargs.pop("headers_ready_callback", None)
+        if callback is not None:
+
+            async def filtered_callback(headers):
+                await callback(
+                    {k: v for k, v in headers.items() if k.lower() in PASSED_ON_HEADERS}
+                )
+
+            kwargs["headers_ready_callback"] = filtered_callback
+        super().__init__(url, **kwargs)
+
+    def _request_headers(self, url):
+        if self.hub_token and origin(url) == self.hub_origin:
+            return {"Authorization": f"Bearer {self.hub_token}"}
+        return {}
+
+    async def _run(self, extra_data=None):
+        if self._emitted:
+            # pulpcore retries failed downloads from byte 0; the client has bytes already.
+            raise PartialStreamError(f"Download of {self.url} broke mid-stream.")
+        if self.download_throttler:
+            await self.download_throttler.acquire()
+        url = self.url
+        seen = {url}
+        for _ in range(MAX_REDIRECTS + 1):
+            same_origin = origin(url) == self.hub_origin
+            request_kwargs = {
+                "proxy": self.proxy,
+                "proxy_auth": self.proxy_auth,
+                "auth": self.auth if same_origin else None,
+                "headers": self._request_headers(url),
+                "allow_redirects": False,
+            }
+            async with self.session.get(url, **request_kwargs) as response:
+                if response.status in REDIRECT_STATUSES:
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise UpstreamProtocolError(f"Redirect without Location from {url}")
+                    url = urljoin(url, location)
+                    if urlsplit(url).scheme.lower() not in ("http", "https"):
+                        raise UpstreamProtocolError("Redirect to a non-HTTP location refused.")
+                    if url in seen:
+                        raise UpstreamProtocolError("Redirect loop.")
+                    seen.add(url)
+                    continue
+                self.raise_for_status(response)
+                try:
+                    result = await self._handle_response(response)
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    if self._emitted:
+                        raise PartialStreamError(str(exc) or type(exc).__name__) from exc
+                    raise
+                await response.release()
+                return result
+        raise UpstreamProtocolError(f"More than {MAX_REDIRECTS} redirects.")
+
+    async def _handle_response(self, response):
+        # Wrap handle_data once per response to know whether bytes reached the client.
+        original = self.handle_data
+
+        async def tracking_handle_data(data):
+            self._emitted = True
+            await original(data)
+
+        self.handle_data = tracking_handle_data
+        try:
+            return await super()._handle_response(response)
+        finally:
+            self.handle_data = original

@@ -1,0 +1,419 @@
+"""The Hugging Face Hub protocol, as a pull-through cache needs it.
+
+Pure functions and value types only: no Django, no I/O. This is the one place that knows the
+shape of Hub URLs, which repo ids, revisions and file names are acceptable, which headers a
+client needs and which must never be passed on.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from urllib.parse import quote, unquote, urlsplit
+
+MODEL, DATASET, SPACE = "model", "dataset", "space"
+REPO_TYPES = (MODEL, DATASET, SPACE)
+
+# resolve URLs use a path prefix, API URLs a plural collection name
+RESOLVE_PREFIXES = {MODEL: "", DATASET: "datasets/", SPACE: "spaces/"}
+API_COLLECTIONS = {MODEL: "models", DATASET: "datasets", SPACE: "spaces"}
+_PREFIX_TO_TYPE = {"datasets": DATASET, "spaces": SPACE}
+_COLLECTION_TO_TYPE = {v: k for k, v in API_COLLECTIONS.items()}
+
+MAX_REPO_NAME_LENGTH = 96
+MAX_REVISION_LENGTH = 256
+MAX_FILENAME_LENGTH = 1024
+MAX_RAW_PATH_LENGTH = 4096
+
+COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
+# huggingface_hub's own rule (utils/_validators.py), plus the length limit
+_REPO_PART_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_REVISION_RE = re.compile(r"^[A-Za-z0-9._\-/]+$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+_PR_RE = re.compile(r"^refs/pr/[1-9][0-9]{0,8}$")
+
+# Error codes the client maps to its exception types (huggingface_hub utils/_http.py).
+REPO_NOT_FOUND = "RepoNotFound"
+REVISION_NOT_FOUND = "RevisionNotFound"
+ENTRY_NOT_FOUND = "EntryNotFound"
+GATED_REPO = "GatedRepo"
+BAD_REQUEST = "BadRequest"
+UPSTREAM_UNAVAILABLE = "UpstreamUnavailable"
+
+
+class HubError(Exception):
+    """An answer in the Hub's error shape: status, `X-Error-Code`, `X-Error-Message`."""
+
+    def __init__(self, status, code, message, commit=None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.commit = commit
+
+    def headers(self):
+        headers = {"X-Error-Message": _header_safe(self.message)}
+        if self.code:
+            headers["X-Error-Code"] = self.code
+        if self.commit:
+            headers["X-Repo-Commit"] = self.commit
+        return headers
+
+    def body(self):
+        return json.dumps({"error": self.message}).encode()
+
+
+class BadHubPath(HubError):
+    """A request path that is not a valid Hub path: answered with 400 and never sent upstream."""
+
+    def __init__(self, message):
+        super().__init__(400, BAD_REQUEST, message)
+
+
+def _header_safe(text):
+    return _CONTROL_RE.sub(" ", text).encode("ascii", "backslashreplace").decode()[:512]
+
+
+@dataclass(frozen=True)
+class RepoRef:
+    repo_type: str
+    repo_id: str
+
+    @property
+    def resolve_prefix(self):
+        return RESOLVE_PREFIXES[self.repo_type] + self.repo_id
+
+    @property
+    def api_prefix(self):
+        return f"api/{API_COLLECTIONS[self.repo_type]}/{self.repo_id}"
+
+
+@dataclass(frozen=True)
+class ResolveRequest:
+    """`{prefix}{repo_id}/resolve/{revision}/{filename}`: one file at one revision."""
+
+    repo: RepoRef
+    revision: str
+    filename: str
+
+    def path(self, revision=None):
+        """The percent-encoded Hub path, optionally at another revision (e.g. the commit)."""
+        return resolve_path(self.repo, revision or self.revision, self.filename)
+
+
+@dataclass(frozen=True)
+class ApiRequest:
+    """`api/{type}s/{repo_id}[/{endpoint}[/{revision}[/{subpath}]]]`.
+
+    endpoint is "info" (the repo info, at `revision` when given), "tree", "paths-info",
+    "refs", or another (passed on live, never stored).
+    """
+
+    repo: RepoRef
+    endpoint: str
+    revision: str | None = None
+    subpath: str = ""
+
+    def path(self, revision=None):
+        revision = revision or self.revision
+        base = self.repo.api_prefix
+        if self.endpoint == "info":
+            return base if revision is None else f"{base}/revision/{quote_revision(revision)}"
+        if self.endpoint in ("tree", "paths-info"):
+            path = f"{base}/{self.endpoint}/{quote_revision(revision)}"
+            if self.subpath:
+                path += "/" + quote(self.subpath, safe="")
+            return path
+        return f"{base}/{self.endpoint}"
+
+
+def quote_revision(revision):
+    return quote(revision, safe="")
+
+
+def resolve_path(repo, revision, filename):
+    return f"{repo.resolve_prefix}/resolve/{quote_revision(revision)}/{quote(filename)}"
+
+
+def is_commit(revision):
+    return bool(revision) and COMMIT_RE.match(revision) is not None
+
+
+def validate_repo_id(repo_id):
+    parts = repo_id.split("/")
+    if not 1 <= len(parts) <= 2:
+        raise BadHubPath(f"Invalid repo id {repo_id!r}: expected 'name' or 'namespace/name'.")
+    for part in parts:
+        if not part or len(part) > MAX_REPO_NAME_LENGTH or not _REPO_PART_RE.match(part):
+            raise BadHubPath(
+                f"Invalid repo id {repo_id!r}: use letters, digits, '-', '_' and '.', "
+                f"at most {MAX_REPO_NAME_LENGTH} characters per part."
+            )
+        if part[0] in "-." or part[-1] in "-." or "--" in part or ".." in part:
+            raise BadHubPath(
+                f"Invalid repo id {repo_id!r}: '-' and '.' cannot start or end a name, "
+                "and '--' and '..' are forbidden."
+            )
+    return repo_id
+
+
+def validate_revision(revision):
+    if is_commit(revision):
+        return revision
+    if (
+        not revision
+        or len(revision) > MAX_REVISION_LENGTH
+        or not _REVISION_RE.match(revision)
+        or revision[0] in "-/."
+        or revision.endswith(("/", ".", ".lock"))
+        or ".." in revision
+        or "//" in revision
+        or "/." in revision
+    ):
+        raise BadHubPath(f"Invalid revision {revision!r}.")
+    if revision.startswith("refs/") and not (
+        _PR_RE.match(revision) or revision.startswith(("refs/convert/", "refs/heads/", "refs/tags/"))
+    ):
+        raise BadHubPath(f"Invalid revision {revision!r}.")
+    return revision
+
+
+def validate_filename(filename):
+    if not filename:
+        raise BadHubPath("A file path is required.")
+    if len(filename.encode()) > MAX_FILENAME_LENGTH:
+        raise BadHubPath(f"File path longer than {MAX_FILENAME_LENGTH} bytes.")
+    if _CONTROL_RE.search(filename):
+        raise BadHubPath("File path contains control characters.")
+    if filename.startswith("/") or "\\" in filename:
+        raise BadHubPath(f"Invalid file path {filename!r}.")
+    for segment in filename.split("/"):
+        if segment in ("", ".", ".."):
+            raise BadHubPath(f"Invalid file path {filename!r}: empty, '.' or '..' segment.")
+    return filename
+
+
+def _decode_segment(raw, what):
+    """Percent-decode one path segment; reject undecodable bytes."""
+    try:
+        return unquote(raw, errors="strict")
+    except UnicodeDecodeError:
+        raise BadHubPath(f"Invalid {what}: not UTF-8.")
+
+
+def _split_repo(segments, marker_positions):
+    """Return (RepoRef, index of the marker) for `[type/]ns/name/<marker>/...` or `name/<marker>`."""
+    repo_type = MODEL
+    if segments and segments[0] in _PREFIX_TO_TYPE:
+        repo_type = _PREFIX_TO_TYPE[segments[0]]
+        segments = segments[1:]
+        offset = 1
+    else:
+        offset = 0
+    for position in marker_positions:
+        if len(segments) > position and segments[position] in ("resolve",):
+            raw_id = "/".join(segments[:position])
+            if "%" in raw_id:
+                raise BadHubPath("Invalid repo id: percent-encoded characters are not allowed.")
+            return RepoRef(repo_type, validate_repo_id(raw_id)), position + offset
+    return None, None
+
+
+def parse_hub_path(raw_path, method="GET"):
+    """Parse a percent-encoded path relative to a distribution into a request object.
+
+    Returns a `ResolveRequest` or an `ApiRequest`; None when the path is not a Hub path this
+    cache serves (the caller answers 404). Raises `BadHubPath` for malformed input.
+    """
+    raw_path = raw_path.split("?", 1)[0]
+    if len(raw_path) > MAX_RAW_PATH_LENGTH:
+        raise BadHubPath("Request path too long.")
+    if _CONTROL_RE.search(raw_path):
+        raise BadHubPath("Request path contains control characters.")
+    segments = raw_path.lstrip("/").split("/")
+    if segments and segments[0] == "api":
+        return _parse_api(segments[1:])
+    repo, index = _split_repo(segments, (2, 1))
+    if repo is None:
+        return None
+    rest = segments[index + 1 :]
+    if len(rest) < 2:
+        raise BadHubPath("Expected .../resolve/{revision}/{file path}.")
+    revision = validate_revision(_decode_segment(rest[0], "revision"))
+    filename = validate_filename(_decode_segment("/".join(rest[1:]), "file path"))
+    return ResolveRequest(repo, revision, filename)
+
+
+# Endpoints whose answer depends only on (repo, revision, arguments): cacheable per commit.
+REVISIONED_ENDPOINTS = ("tree", "paths-info")
+
+
+def _parse_api(segments):
+    if len(segments) < 2 or segments[0] not in _COLLECTION_TO_TYPE:
+        return None
+    repo_type = _COLLECTION_TO_TYPE[segments[0]]
+    segments = segments[1:]
+    # api/{type}s/{ns}/{name}/... or api/{type}s/{name}/... (legacy unnamespaced repos);
+    # a known endpoint word right after the first segment means no namespace.
+    known = ("revision", "tree", "paths-info", "refs", "xet-read-token", "commits")
+    if len(segments) >= 2 and segments[1] not in known:
+        raw_id, rest = "/".join(segments[:2]), segments[2:]
+    else:
+        raw_id, rest = segments[0], segments[1:]
+    if "%" in raw_id:
+        raise BadHubPath("Invalid repo id: percent-encoded characters are not allowed.")
+    repo = RepoRef(repo_type, validate_repo_id(raw_id))
+    if not rest or rest == [""]:
+        return ApiRequest(repo, "info")
+    endpoint = rest[0]
+    if endpoint == "revision":
+        if len(rest) != 2:
+            raise BadHubPath("Expected api/{type}s/{repo_id}/revision/{revision}.")
+        return ApiRequest(repo, "info", validate_revision(_decode_segment(rest[1], "revision")))
+    if endpoint in REVISIONED_ENDPOINTS:
+        if len(rest) < 2:
+            raise BadHubPath(f"Expected api/{{type}}s/{{repo_id}}/{endpoint}/{{revision}}.")
+        revision = validate_revision(_decode_segment(rest[1], "revision"))
+        subpath = ""
+        if len(rest) > 2 and "/".join(rest[2:]):
+            subpath = validate_filename(_decode_segment("/".join(rest[2:]), "path"))
+        if endpoint == "paths-info" and subpath:
+            raise BadHubPath("paths-info takes no path after the revision.")
+        return ApiRequest(repo, endpoint, revision, subpath)
+    if endpoint in ("refs",) and len(rest) == 1:
+        return ApiRequest(repo, endpoint)
+    return ApiRequest(repo, "unsupported")
+
+
+# --- headers ---------------------------------------------------------------------------------
+
+# Headers that switch an hf_xet client to the Xet protocol, which bypasses the cache.
+XET_HEADERS = ("x-xet-hash", "x-xet-refresh-route", "x-xet-cas-url", "x-xet-access-token")
+
+
+def normalize_etag(etag):
+    """The client's normalization (file_download._normalize_etag): drop W/ and quotes."""
+    if etag is None:
+        return None
+    etag = etag.strip()
+    if etag.startswith("W/"):
+        etag = etag[2:]
+    return etag.strip('"')
+
+
+def strip_xet_links(link_header):
+    """Drop `rel="xet-..."` entries from a Link header; None when nothing is left."""
+    if not link_header:
+        return None
+    kept = [
+        part.strip()
+        for part in _split_link_header(link_header)
+        if not re.search(r'rel\s*=\s*"?xet-', part)
+    ]
+    return ", ".join(kept) or None
+
+
+def _split_link_header(value):
+    # Commas inside <...> are part of URLs, so split only outside angle brackets.
+    parts, depth, current = [], 0, []
+    for char in value:
+        if char == "<":
+            depth += 1
+        elif char == ">":
+            depth = max(0, depth - 1)
+        if char == "," and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+    if "".join(current).strip():
+        parts.append("".join(current))
+    return parts
+
+
+def next_page_url(link_header):
+    """The `rel="next"` URL of a Link header, or None."""
+    for part in _split_link_header(link_header or ""):
+        match = re.match(r'\s*<([^>]*)>(.*)$', part)
+        if match and re.search(r'rel\s*=\s*"?next"?', match.group(2)):
+            return match.group(1)
+    return None
+
+
+def rebase_url(url, upstream_base, local_base):
+    """Point an upstream URL at the cache: replace the hub base with the distribution base.
+
+    Returns None when the URL is not under the upstream base (never hand it to a client).
+    """
+    upstream = urlsplit(upstream_base.rstrip("/") + "/")
+    target = urlsplit(url)
+    if (target.scheme, target.netloc) != (upstream.scheme, upstream.netloc):
+        if target.scheme or target.netloc:
+            return None
+    if not target.path.startswith(upstream.path):
+        return None
+    rest = target.path[len(upstream.path) :]
+    query = f"?{target.query}" if target.query else ""
+    return f"{local_base.rstrip('/')}/{rest}{query}"
+
+
+def strip_xet_fields(entries):
+    """Remove `xetHash` from tree / paths-info entries (a client with hf_xet would use Xet)."""
+    if isinstance(entries, list):
+        for entry in entries:
+            if isinstance(entry, dict):
+                entry.pop("xetHash", None)
+    return entries
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    """What the client reads from the HEAD of a resolve URL, as upstream gave it."""
+
+    commit: str
+    etag: str  # normalized: sha256 for LFS files, git blob sha1 otherwise
+    size: int
+    lfs_sha256: str | None = None
+
+    def headers(self):
+        headers = {
+            "X-Repo-Commit": self.commit,
+            "ETag": f'"{self.etag}"',
+            "X-Linked-Etag": f'"{self.etag}"',
+            "X-Linked-Size": str(self.size),
+            "Accept-Ranges": "bytes",
+        }
+        return headers
+
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def file_facts_from_headers(headers):
+    """Read `FileFacts` from the headers of an upstream resolve HEAD (200 or 3xx).
+
+    Returns None when the headers lack the commit or an ETag (not a Hub answer).
+    """
+    commit = headers.get("X-Repo-Commit")
+    linked_etag = normalize_etag(headers.get("X-Linked-Etag"))
+    etag = linked_etag or normalize_etag(headers.get("ETag"))
+    size = headers.get("X-Linked-Size") or headers.get("Content-Length")
+    if not commit or not is_commit(commit) or not etag or size is None:
+        return None
+    try:
+        size = int(size)
+    except ValueError:
+        return None
+    if size < 0:
+        return None
+    lfs_sha256 = linked_etag if linked_etag and SHA256_RE.match(linked_etag) else None
+    return FileFacts(commit=commit, etag=etag, size=size, lfs_sha256=lfs_sha256)
+
+
+def error_from_upstream(status, headers):
+    """Map an upstream error answer to a `HubError` with the hub's code (kept as given)."""
+    code = headers.get("X-Error-Code")
+    message = headers.get("X-Error-Message") or f"Upstream answered {status}."
+    commit = headers.get("X-Repo-Commit")
+    if commit and not is_commit(commit):
+        commit = None
+    return HubError(status, code, message, commit=commit)

@@ -1,0 +1,216 @@
+from logging import getLogger
+
+from django.db import models
+
+from pulpcore.plugin.download import DownloaderFactory
+from pulpcore.plugin.models import (
+    AutoAddObjPermsMixin,
+    Content,
+    Distribution,
+    EncryptedTextField,
+    Remote,
+    Repository,
+)
+from pulpcore.plugin.util import get_domain_pk
+
+from . import hub
+
+log = getLogger(__name__)
+
+REPO_TYPE_CHOICES = [(t, t) for t in hub.REPO_TYPES]
+
+
+def parse_commit_path(relative_path):
+    """A `ResolveRequest` for a commit-pinned resolve path, else None (never raises)."""
+    try:
+        request = hub.parse_hub_path(relative_path)
+    except hub.HubError:
+        return None
+    if isinstance(request, hub.ResolveRequest) and hub.is_commit(request.revision):
+        return request
+    return None
+
+
+class HuggingFaceContent(Content):
+    """One file of a Hub repository at one commit.
+
+    Stored under the relative path `{prefix}{repo_id}/resolve/{commit}/{path}`, the Hub's own
+    URL shape, so a repository version can be served by path as the Hub would.
+    """
+
+    TYPE = "hugging-face"
+    repo_key_fields = ("repo_type", "repo_id", "commit", "path")
+
+    repo_type = models.CharField(max_length=16, choices=REPO_TYPE_CHOICES)
+    repo_id = models.CharField(max_length=200)
+    commit = models.CharField(max_length=40)
+    path = models.TextField()
+    sha256 = models.CharField(max_length=64, db_index=True)
+    size = models.BigIntegerField()
+    _pulp_domain = models.ForeignKey("core.Domain", default=get_domain_pk, on_delete=models.PROTECT)
+
+    @property
+    def relative_path(self):
+        repo = hub.RepoRef(self.repo_type, self.repo_id)
+        return hub.resolve_path(repo, self.commit, self.path)
+
+    @staticmethod
+    def init_from_artifact_and_relative_path(artifact, relative_path):
+        request = parse_commit_path(relative_path)
+        if request is None:
+            raise ValueError(f"Not a commit-pinned Hub file path: {relative_path!r}")
+        return HuggingFaceContent(
+            repo_type=request.repo.repo_type,
+            repo_id=request.repo.repo_id,
+            commit=request.revision,
+            path=request.filename,
+            sha256=artifact.sha256,
+            size=artifact.size,
+        )
+
+    class Meta:
+        default_related_name = "%(app_label)s_%(model_name)s"
+        unique_together = ("repo_type", "repo_id", "commit", "path", "_pulp_domain")
+
+
+class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
+    """An upstream Hugging Face Hub (huggingface.co or a compatible server).
+
+    `hf_token` is sent as `Authorization: Bearer` to the hub's own host only, never to the CDN
+    its redirects point at.
+    """
+
+    TYPE = "hugging-face"
+    DEFAULT_URL = "https://huggingface.co"
+
+    hf_token = EncryptedTextField(null=True)
+    metadata_ttl = models.PositiveIntegerField(
+        default=300,
+        help_text="Seconds a branch/tag -> commit answer is reused before asking upstream again.",
+    )
+    metadata_timeout = models.FloatField(
+        default=8.0,
+        help_text="Seconds to wait for an upstream metadata answer (a client HEAD waits 10 s).",
+    )
+
+    def get_remote_artifact_url(self, relative_path=None, request=None):
+        request = parse_commit_path(relative_path or "")
+        if request is None:
+            return None
+        return f"{self.url.rstrip('/')}/{request.path()}"
+
+    def get_remote_artifact_content_type(self, relative_path=None):
+        if parse_commit_path(relative_path or "") is not None:
+            return HuggingFaceContent
+        return None
+
+    @property
+    def download_factory(self):
+        try:
+            return self._download_factory
+        except AttributeError:
+            from .downloaders import HubDownloader
+
+            self._download_factory = DownloaderFactory(
+                self, downloader_overrides={"http": HubDownloader, "https": HubDownloader}
+            )
+            return self._download_factory
+
+    def get_downloader(self, remote_artifact=None, url=None, download_factory=None, **kwargs):
+        kwargs.setdefault("hub_url", self.url)
+        kwargs.setdefault("hub_token", self.hf_token)
+        return super().get_downloader(
+            remote_artifact=remote_artifact, url=url, download_factory=download_factory, **kwargs
+        )
+
+    class Meta:
+        default_related_name = "%(app_label)s_%(model_name)s"
+        permissions = [
+            ("manage_roles_huggingfaceremote", "Can manage roles on Hugging Face remotes"),
+        ]
+
+
+class HuggingFaceRepository(Repository, AutoAddObjPermsMixin):
+    """Records what was pulled through a distribution as repository versions."""
+
+    TYPE = "hugging-face"
+    CONTENT_TYPES = [HuggingFaceContent]
+    REMOTE_TYPES = [HuggingFaceRemote]
+    PULL_THROUGH_SUPPORTED = True
+
+    class Meta:
+        default_related_name = "%(app_label)s_%(model_name)s"
+        permissions = [
+            ("sync_huggingfacerepository", "Can start a sync task"),
+            ("modify_huggingfacerepository", "Can modify content of the repository"),
+            ("manage_roles_huggingfacerepository", "Can manage roles on Hugging Face repositories"),
+            ("repair_huggingfacerepository", "Can repair repository versions"),
+        ]
+
+
+class HuggingFaceDistribution(Distribution, AutoAddObjPermsMixin):
+    """Serves the Hub protocol at `{CONTENT_ORIGIN}{CONTENT_PATH_PREFIX}{base_path}`."""
+
+    TYPE = "hugging-face"
+
+    class Meta:
+        default_related_name = "%(app_label)s_%(model_name)s"
+        permissions = [
+            ("manage_roles_huggingfacedistribution", "Can manage roles on Hugging Face distributions"),
+        ]
+
+
+class RevisionCache(models.Model):
+    """What a branch, tag or PR ref pointed to at `checked_at`, per remote."""
+
+    remote = models.ForeignKey(HuggingFaceRemote, on_delete=models.CASCADE)
+    repo_type = models.CharField(max_length=16, choices=REPO_TYPE_CHOICES)
+    repo_id = models.CharField(max_length=200)
+    revision = models.CharField(max_length=256)
+    commit = models.CharField(max_length=40)
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        unique_together = ("remote", "repo_type", "repo_id", "revision")
+
+
+class FileMetadata(models.Model):
+    """The Hub's facts about one path at one commit, per remote: immutable once known.
+
+    `exists=False` records an `EntryNotFound` answer, so optional-file probes of clients
+    (transformers, datasets) are answered without asking upstream again.
+    """
+
+    remote = models.ForeignKey(HuggingFaceRemote, on_delete=models.CASCADE)
+    repo_type = models.CharField(max_length=16, choices=REPO_TYPE_CHOICES)
+    repo_id = models.CharField(max_length=200)
+    commit = models.CharField(max_length=40)
+    path = models.TextField()
+    exists = models.BooleanField(default=True)
+    etag = models.CharField(max_length=128, null=True)
+    size = models.BigIntegerField(null=True)
+    lfs_sha256 = models.CharField(max_length=64, null=True)
+    checked_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        unique_together = ("remote", "repo_type", "repo_id", "commit", "path")
+
+
+class ApiAnswer(models.Model):
+    """An upstream API answer for a commit (immutable) or for a mutable revision (with TTL).
+
+    `key` is a digest of the normalized request (endpoint, revision, arguments).
+    """
+
+    remote = models.ForeignKey(HuggingFaceRemote, on_delete=models.CASCADE)
+    key = models.CharField(max_length=64)
+    repo_type = models.CharField(max_length=16, choices=REPO_TYPE_CHOICES)
+    repo_id = models.CharField(max_length=200)
+    commit = models.CharField(max_length=40, null=True)
+    status = models.PositiveSmallIntegerField()
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField()
+    checked_at = models.DateTimeField()
+
+    class Meta:
+        unique_together = ("remote", "key")

@@ -1,0 +1,126 @@
+from gettext import gettext as _
+from urllib.parse import urlsplit
+
+from rest_framework import serializers
+
+from pulpcore.plugin import models as core_models
+from pulpcore.plugin import serializers as core_serializers
+
+from . import models
+
+
+class HuggingFaceContentSerializer(core_serializers.SingleArtifactContentSerializer):
+    """A file of a Hub repository at one commit, pulled through the cache."""
+
+    repo_type = serializers.CharField(read_only=True, help_text=_("model, dataset or space"))
+    repo_id = serializers.CharField(read_only=True, help_text=_("e.g. 'org/name'"))
+    commit = serializers.CharField(read_only=True, help_text=_("The 40-hex commit sha."))
+    path = serializers.CharField(read_only=True, help_text=_("Path of the file in the repo."))
+    sha256 = serializers.CharField(read_only=True)
+    size = serializers.IntegerField(read_only=True)
+    relative_path = serializers.CharField(
+        read_only=True, help_text=_("The Hub path it is served at under a distribution.")
+    )
+
+    class Meta:
+        fields = core_serializers.SingleArtifactContentSerializer.Meta.fields + (
+            "repo_type",
+            "repo_id",
+            "commit",
+            "path",
+            "sha256",
+            "size",
+            "relative_path",
+        )
+        model = models.HuggingFaceContent
+
+
+class HuggingFaceRemoteSerializer(core_serializers.RemoteSerializer):
+    """An upstream Hugging Face Hub."""
+
+    url = serializers.CharField(
+        default=models.HuggingFaceRemote.DEFAULT_URL,
+        help_text=_("The hub's base URL. Defaults to https://huggingface.co."),
+    )
+    hf_token = serializers.CharField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        write_only=True,
+        trim_whitespace=True,
+        style={"input_type": "password"},
+        help_text=_(
+            "A Hugging Face access token for private or gated repos. Write-only, stored "
+            "encrypted, sent only to the hub's own host."
+        ),
+    )
+    policy = serializers.ChoiceField(
+        help_text=_(
+            "'on_demand' stores every file fetched through the cache; 'streamed' passes bytes "
+            "through without storing them."
+        ),
+        choices=[
+            (core_models.Remote.ON_DEMAND, "on_demand"),
+            (core_models.Remote.STREAMED, "streamed"),
+        ],
+        default=core_models.Remote.ON_DEMAND,
+    )
+    metadata_ttl = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=30 * 24 * 3600,
+        help_text=_(
+            "Seconds a branch, tag or PR ref -> commit answer is reused before upstream is asked "
+            "again (default 300). Commit-pinned answers are cached forever."
+        ),
+    )
+    metadata_timeout = serializers.FloatField(
+        required=False,
+        min_value=0.5,
+        max_value=300,
+        help_text=_("Seconds to wait for an upstream metadata answer (default 8)."),
+    )
+
+    def validate_url(self, url):
+        url = super().validate_url(url)
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise serializers.ValidationError(_("The hub URL must be an http(s) URL."))
+        if parts.query or parts.fragment:
+            raise serializers.ValidationError(_("The hub URL cannot have a query or fragment."))
+        return url.rstrip("/")
+
+    def validate_hf_token(self, token):
+        return token or None
+
+    class Meta:
+        fields = core_serializers.RemoteSerializer.Meta.fields + (
+            "hf_token",
+            "metadata_ttl",
+            "metadata_timeout",
+        )
+        model = models.HuggingFaceRemote
+
+
+class HuggingFaceRepositorySerializer(core_serializers.RepositorySerializer):
+    """Records files pulled through a distribution as repository versions."""
+
+    class Meta:
+        fields = core_serializers.RepositorySerializer.Meta.fields
+        model = models.HuggingFaceRepository
+
+
+class HuggingFaceDistributionSerializer(core_serializers.DistributionSerializer):
+    """Serves the Hub protocol; point HF_ENDPOINT at its base_url."""
+
+    remote = core_serializers.DetailRelatedField(
+        required=False,
+        help_text=_("The Hugging Face remote the cache pulls through."),
+        view_name_pattern=r"remotes(-.*/.*)?-detail",
+        queryset=models.HuggingFaceRemote.objects.all(),
+        allow_null=True,
+    )
+
+    class Meta:
+        fields = core_serializers.DistributionSerializer.Meta.fields + ("remote",)
+        model = models.HuggingFaceDistribution
