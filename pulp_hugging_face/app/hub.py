@@ -218,17 +218,22 @@ def _split_repo(segments, marker_positions):
     return None, None
 
 
-def parse_hub_path(raw_path, method="GET"):
+def check_request_path(path):
+    """Reject a (decoded or raw) request path no Hub path can be, before it is looked up."""
+    if len(path) > MAX_RAW_PATH_LENGTH:
+        raise BadHubPath("Request path too long.")
+    if _CONTROL_RE.search(path):
+        raise BadHubPath("Request path contains control characters.")
+    return path
+
+
+def parse_hub_path(raw_path):
     """Parse a percent-encoded path relative to a distribution into a request object.
 
     Returns a `ResolveRequest` or an `ApiRequest`; None when the path is not a Hub path this
     cache serves (the caller answers 404). Raises `BadHubPath` for malformed input.
     """
-    raw_path = raw_path.split("?", 1)[0]
-    if len(raw_path) > MAX_RAW_PATH_LENGTH:
-        raise BadHubPath("Request path too long.")
-    if _CONTROL_RE.search(raw_path):
-        raise BadHubPath("Request path contains control characters.")
+    raw_path = check_request_path(raw_path.split("?", 1)[0])
     segments = raw_path.lstrip("/").split("/")
     if segments and segments[0] == "api":
         return _parse_api(segments[1:])
@@ -388,15 +393,21 @@ class FileFacts:
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
+def _lower_keys(headers):
+    # HTTP header names are case-insensitive; clients and servers spell them differently.
+    return {name.lower(): value for name, value in headers.items()}
+
+
 def file_facts_from_headers(headers):
     """Read `FileFacts` from the headers of an upstream resolve HEAD (200 or 3xx).
 
     Returns None when the headers lack the commit or an ETag (not a Hub answer).
     """
-    commit = headers.get("X-Repo-Commit")
-    linked_etag = normalize_etag(headers.get("X-Linked-Etag"))
-    etag = linked_etag or normalize_etag(headers.get("ETag"))
-    size = headers.get("X-Linked-Size") or headers.get("Content-Length")
+    headers = _lower_keys(headers)
+    commit = headers.get("x-repo-commit")
+    linked_etag = normalize_etag(headers.get("x-linked-etag"))
+    etag = linked_etag or normalize_etag(headers.get("etag"))
+    size = headers.get("x-linked-size") or headers.get("content-length")
     if not commit or not is_commit(commit) or not etag or size is None:
         return None
     try:
@@ -411,9 +422,10 @@ def file_facts_from_headers(headers):
 
 def error_from_upstream(status, headers):
     """Map an upstream error answer to a `HubError` with the hub's code (kept as given)."""
-    code = headers.get("X-Error-Code")
-    message = headers.get("X-Error-Message") or f"Upstream answered {status}."
-    commit = headers.get("X-Repo-Commit")
+    headers = _lower_keys(headers)
+    code = headers.get("x-error-code")
+    message = headers.get("x-error-message") or f"Upstream answered {status}."
+    commit = headers.get("x-repo-commit")
     if commit and not is_commit(commit):
         commit = None
     return HubError(status, code, message, commit=commit)

@@ -1,0 +1,256 @@
+"""The Hub routes of the content app.
+
+pulpcore imports this module before it adds its catch-all route, so these routes own the Hub
+surface of a Hugging Face distribution: `.../resolve/...` (HEAD, GET) and `.../api/...`
+(GET, and POST for paths-info). A HEAD is answered from stored metadata (or one quick upstream
+HEAD), never by downloading the file; file bodies go through pulpcore's pull-through machinery
+at the commit the revision resolves to, so each file is fetched once and served from storage.
+"""
+
+import logging
+import mimetypes
+
+from aiohttp import ClientConnectionError, ClientResponseError, web
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from pulpcore.plugin.content import Handler, PathNotResolved, app
+from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
+
+from . import hub
+from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
+from .models import HuggingFaceDistribution, HuggingFaceRemote
+from .upstream import UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+CACHE_HEADER = "X-Pulp-Cache"
+MAX_PATHS_INFO = 1000
+# Query arguments the cache passes upstream; everything else is dropped (and not a cache key).
+ALLOWED_QUERY = {
+    "info": ("blobs", "expand", "securityStatus", "files_metadata"),
+    "tree": ("recursive", "expand", "cursor", "limit"),
+    "paths-info": (),
+}
+
+
+def error_response(error):
+    return web.Response(
+        status=error.status,
+        body=error.body(),
+        headers={**error.headers(), "Content-Type": "application/json"},
+    )
+
+
+def _cache_headers(state):
+    headers = {CACHE_HEADER: state}
+    if state == STALE:
+        headers["Warning"] = '110 pulp "Response is stale: the upstream hub is unavailable"'
+    return headers
+
+
+class HuggingFaceHandler(Handler):
+    distribution_model = HuggingFaceDistribution
+
+    async def handle(self, request):
+        path = request.match_info["path"]
+        try:
+            # Before any database query: a NUL byte or an oversized path must not reach one.
+            hub.check_request_path(path)
+        except hub.HubError as error:
+            return error_response(error)
+        try:
+            distribution = await sync_to_async(self._match_distribution)(path)
+        except PathNotResolved:
+            # Not a Hugging Face distribution: the path belongs to pulpcore's generic handler.
+            if request.method in ("GET", "HEAD"):
+                return await Handler().stream_content(request)
+            raise
+        await sync_to_async(self._permit)(request, distribution)
+        remote = await self._remote(distribution)
+        try:
+            hub_request = hub.parse_hub_path(self._relative_raw_path(request, distribution))
+            if hub_request is None or remote is None:
+                raise hub.HubError(404, hub.REPO_NOT_FOUND, "Not a Hub path served here.")
+            if isinstance(hub_request, hub.ResolveRequest):
+                if request.method not in ("GET", "HEAD"):
+                    raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+                return await self._resolve(request, distribution, remote, hub_request)
+            return await self._api(request, distribution, remote, hub_request)
+        except hub.HubError as error:
+            return error_response(error)
+
+    @staticmethod
+    async def _remote(distribution):
+        remote = distribution.remote
+        if remote is None:
+            return None
+        remote = await remote.acast()
+        return remote if isinstance(remote, HuggingFaceRemote) else None
+
+    @staticmethod
+    def _relative_raw_path(request, distribution):
+        """The still percent-encoded path below the distribution's base path.
+
+        Routing decodes `%2F`, but a revision like `refs%2Fpr%2F1` is one path segment.
+        """
+        raw = request.raw_path.split("?", 1)[0]
+        prefix_segments = settings.CONTENT_PATH_PREFIX.strip("/").split("/")
+        skip = len(prefix_segments) + len(distribution.base_path.strip("/").split("/"))
+        if settings.DOMAIN_ENABLED:
+            skip += 1
+        return "/".join(raw.lstrip("/").split("/")[skip:])
+
+    @staticmethod
+    def _distribution_url(request, distribution):
+        prefix = settings.CONTENT_PATH_PREFIX
+        if settings.DOMAIN_ENABLED:
+            prefix += request.match_info["pulp_domain"] + "/"
+        return f"{request.scheme}://{request.host}{prefix}{distribution.base_path}"
+
+    # --- resolve ------------------------------------------------------------------------------
+
+    async def _resolve(self, request, distribution, remote, resolve_request):
+        facts, state = await HubMetadata(remote).file_facts(resolve_request)
+        headers = {
+            "X-Repo-Commit": facts.commit,
+            "ETag": f'"{facts.etag}"',
+            "X-Linked-Size": str(facts.size),
+            "Accept-Ranges": "bytes",
+            "Content-Type": mimetypes.guess_type(resolve_request.filename)[0]
+            or "application/octet-stream",
+            **_cache_headers(state),
+        }
+        if facts.lfs_sha256:
+            headers["X-Linked-Etag"] = f'"{facts.etag}"'
+        if request.method == "HEAD":
+            return web.Response(headers={**headers, "Content-Length": str(facts.size)})
+        return await self._serve_file(request, distribution, remote, resolve_request, facts, headers)
+
+    async def _serve_file(self, request, distribution, remote, resolve_request, facts, headers):
+        relative_path = resolve_request.path(revision=facts.commit)
+        url = remote.get_remote_artifact_url(relative_path)
+        repository = None
+        if distribution.repository_id:
+            repository = await distribution.repository.acast()
+        remote_artifact = (
+            await RemoteArtifact.objects.select_related(
+                "content_artifact__artifact__pulp_domain", "remote"
+            )
+            .filter(remote=remote, url=url)
+            .afirst()
+        )
+        if remote_artifact is not None:
+            content_artifact = remote_artifact.content_artifact
+            if repository is not None and repository.PULL_THROUGH_SUPPORTED:
+                await repository.async_pull_through_add_content(content_artifact)
+            if content_artifact.artifact:
+                return await self._serve_content_artifact(content_artifact, headers, request)
+        content_artifact = ContentArtifact(relative_path=relative_path)
+        remote_artifact = RemoteArtifact(
+            remote=remote,
+            url=url,
+            content_artifact=content_artifact,
+            size=facts.size,
+            sha256=facts.lfs_sha256,
+        )
+        try:
+            return await self._stream_remote_artifact(
+                request,
+                web.StreamResponse(headers={**headers, CACHE_HEADER: "miss"}),
+                remote_artifact,
+                save_artifact=remote.policy != HuggingFaceRemote.STREAMED,
+                repository=repository,
+            )
+        except ClientResponseError as exc:
+            raise hub.HubError(
+                502, hub.UPSTREAM_UNAVAILABLE, f"Upstream answered {exc.status} for the file."
+            )
+        except (ClientConnectionError, TimeoutError) as exc:
+            raise UpstreamUnavailable(str(exc) or type(exc).__name__).hub_error()
+
+    # --- api ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _query(request, endpoint):
+        allowed = ALLOWED_QUERY.get(endpoint, ())
+        return tuple(sorted((k, v) for k, v in request.query.items() if k in allowed))
+
+    async def _paths_info_form(self, request):
+        if request.content_type == "application/json":
+            try:
+                payload = await request.json()
+            except ValueError:
+                raise hub.BadHubPath("The request body is not JSON.")
+            if not isinstance(payload, dict):
+                raise hub.BadHubPath("Expected a JSON object with 'paths'.")
+            paths, expand = payload.get("paths", []), payload.get("expand", False)
+        else:
+            form = await request.post()
+            paths, expand = form.getall("paths", []), form.get("expand", "false")
+        if isinstance(paths, str):
+            paths = [paths]
+        if not isinstance(paths, list) or not paths or len(paths) > MAX_PATHS_INFO:
+            raise hub.BadHubPath(f"Expected 1 to {MAX_PATHS_INFO} 'paths'.")
+        for path in paths:
+            if not isinstance(path, str):
+                raise hub.BadHubPath("Each path must be a string.")
+            hub.validate_filename(path)
+        expand = str(expand).lower() in ("1", "true")
+        form = [("paths", p) for p in sorted(set(paths))]
+        return tuple(form + [("expand", "true" if expand else "false")])
+
+    async def _api(self, request, distribution, remote, api_request):
+        metadata = HubMetadata(remote)
+        endpoint = api_request.endpoint
+        if endpoint == "paths-info":
+            if request.method != "POST":
+                raise web.HTTPMethodNotAllowed(request.method, ["POST"])
+        elif request.method not in ("GET", "HEAD"):
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
+        if endpoint not in ALLOWED_QUERY:
+            # refs, commits, xet-read-token, discussions...: answers that are either live or
+            # would lead a client around the cache.
+            raise hub.HubError(404, None, f"This cache does not serve {endpoint!r} endpoints.")
+        query = self._query(request, endpoint)
+        try:
+            if endpoint == "info":
+                answer = await metadata.info(api_request.repo, api_request.revision, query)
+                commit_state = answer.cache
+            else:
+                commit, commit_state = await metadata.commit_for(
+                    api_request.repo, api_request.revision
+                )
+                form = await self._paths_info_form(request) if endpoint == "paths-info" else ()
+                answer = await metadata.listing(api_request, commit, query, form)
+        except UpstreamUnavailable as exc:
+            raise exc.hub_error()
+        headers = {k: v for k, v in answer.headers.items() if k != NEXT_PAGE}
+        if next_url := answer.headers.get(NEXT_PAGE):
+            local = hub.rebase_url(
+                next_url, remote.url, self._distribution_url(request, distribution)
+            )
+            if local:
+                headers["Link"] = f'<{local}>; rel="next"'
+        state = STALE if STALE in (answer.cache, commit_state) else answer.cache
+        if state == FRESH and commit_state != FRESH:
+            state = commit_state
+        headers.update(_cache_headers(state))
+        body = answer.body if request.method != "HEAD" else None
+        return web.Response(status=answer.status, body=body, headers=headers)
+
+
+def _add_routes():
+    prefix = settings.CONTENT_PATH_PREFIX
+    if settings.DOMAIN_ENABLED:
+        prefix += "{pulp_domain}/"
+    handler = HuggingFaceHandler()
+    app.add_routes(
+        [
+            web.route("*", prefix + r"{path:.+/resolve/.+}", handler.handle),
+            web.route("*", prefix + r"{path:(?:.+/)?api/.+}", handler.handle),
+        ]
+    )
+
+
+_add_routes()

@@ -1,0 +1,232 @@
+"""Hub metadata answers, kept in the database per remote.
+
+Facts about a commit never change and are kept forever; what a branch, tag or PR ref points to
+is reused for the remote's `metadata_ttl`, and past it when upstream cannot answer
+(stale-if-error). Everything lives in the database, so every content-app process of every host
+gives the same answer.
+"""
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError
+from django.utils import timezone
+
+from . import hub
+from .models import ApiAnswer, FileMetadata, RevisionCache
+from .upstream import Upstream, UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+FRESH, STALE, MISS = "hit", "stale", "miss"
+DEFAULT_REVISION = ""
+NEXT_PAGE = "next-page"  # stored with a listing: upstream's rel="next" URL  # `api/{type}s/{id}` without a revision: the default branch
+
+
+@dataclass
+class Answer:
+    status: int
+    headers: dict
+    body: bytes
+    cache: str  # FRESH, STALE or MISS
+
+
+def _api_key(*parts):
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+class HubMetadata:
+    def __init__(self, remote):
+        self.remote = remote
+        self.upstream = Upstream(remote)
+
+    # --- revisions ----------------------------------------------------------------------------
+
+    def _revisions(self, repo, revision):
+        return RevisionCache.objects.filter(
+            remote=self.remote, repo_type=repo.repo_type, repo_id=repo.repo_id, revision=revision
+        )
+
+    async def _known_commit(self, repo, revision):
+        """(commit, fresh) from the cache; (None, False) when never seen."""
+        if hub.is_commit(revision):
+            return revision, True
+        entry = await self._revisions(repo, revision).afirst()
+        if entry is None:
+            return None, False
+        age = (timezone.now() - entry.checked_at).total_seconds()
+        return entry.commit, age < self.remote.metadata_ttl
+
+    async def _remember_commit(self, repo, revision, commit):
+        if hub.is_commit(revision) or not hub.is_commit(commit):
+            return
+        await RevisionCache.objects.aupdate_or_create(
+            remote=self.remote,
+            repo_type=repo.repo_type,
+            repo_id=repo.repo_id,
+            revision=revision,
+            defaults={"commit": commit, "checked_at": timezone.now()},
+        )
+
+    async def commit_for(self, repo, revision):
+        """The commit a revision points to, and whether the answer is fresh, stale or new."""
+        commit, fresh = await self._known_commit(repo, revision)
+        if commit and fresh:
+            return commit, FRESH
+        try:
+            answer = await self._fetch_info(repo, revision, query=())
+        except UpstreamUnavailable as exc:
+            if commit:
+                return commit, STALE
+            raise exc.hub_error()
+        return json.loads(answer.body)["sha"], MISS
+
+    # --- files --------------------------------------------------------------------------------
+
+    def _files(self, repo, commit, path):
+        return FileMetadata.objects.filter(
+            remote=self.remote,
+            repo_type=repo.repo_type,
+            repo_id=repo.repo_id,
+            commit=commit,
+            path=path,
+        )
+
+    async def _stored_facts(self, request, commit):
+        entry = await self._files(request.repo, commit, request.filename).afirst()
+        if entry is None:
+            return None
+        if not entry.exists:
+            raise hub.HubError(
+                404, hub.ENTRY_NOT_FOUND, f"{request.filename} does not exist at {commit}.", commit
+            )
+        return hub.FileFacts(entry.commit, entry.etag, entry.size, entry.lfs_sha256)
+
+    async def _store_facts(self, request, commit, facts=None):
+        values = {"exists": False}
+        if facts is not None:
+            values = {
+                "exists": True,
+                "etag": facts.etag,
+                "size": facts.size,
+                "lfs_sha256": facts.lfs_sha256,
+            }
+        try:
+            await FileMetadata.objects.aupdate_or_create(
+                remote=self.remote,
+                repo_type=request.repo.repo_type,
+                repo_id=request.repo.repo_id,
+                commit=commit,
+                path=request.filename,
+                defaults=values,
+            )
+        except IntegrityError:
+            pass  # another process stored the same immutable facts first
+
+    async def file_facts(self, request):
+        """(FileFacts, cache state) for a resolve request; raises `hub.HubError`."""
+        commit, fresh = await self._known_commit(request.repo, request.revision)
+        if commit and fresh:
+            facts = await self._stored_facts(request, commit)
+            if facts is not None:
+                return facts, FRESH
+        try:
+            facts = await self.upstream.file_facts(request, commit or request.revision)
+        except UpstreamUnavailable as exc:
+            if commit:
+                facts = await self._stored_facts(request, commit)
+                if facts is not None:
+                    return facts, STALE
+            raise exc.hub_error()
+        except hub.HubError as error:
+            if error.code == hub.ENTRY_NOT_FOUND and error.commit:
+                await self._remember_commit(request.repo, request.revision, error.commit)
+                await self._store_facts(request, error.commit)
+            raise
+        await self._remember_commit(request.repo, request.revision, facts.commit)
+        await self._store_facts(request, facts.commit, facts)
+        return facts, MISS
+
+    # --- API answers --------------------------------------------------------------------------
+
+    async def _stored_answer(self, key):
+        entry = await ApiAnswer.objects.filter(remote=self.remote, key=key).afirst()
+        if entry is None:
+            return None
+        return Answer(entry.status, entry.headers, bytes(entry.body), FRESH)
+
+    async def _store_answer(self, key, repo, commit, answer):
+        try:
+            await ApiAnswer.objects.aupdate_or_create(
+                remote=self.remote,
+                key=key,
+                defaults={
+                    "repo_type": repo.repo_type,
+                    "repo_id": repo.repo_id,
+                    "commit": commit,
+                    "status": answer.status,
+                    "headers": answer.headers,
+                    "body": answer.body,
+                    "checked_at": timezone.now(),
+                },
+            )
+        except IntegrityError:
+            pass
+
+    async def _fetch_info(self, repo, revision, query):
+        """Ask upstream for the repo info at a revision; store it under the commit it names."""
+        request = hub.ApiRequest(repo, "info", revision or None)
+        response = await self.upstream.fetch("GET", request.path(), query=list(query))
+        info = response.json()
+        commit = info.get("sha") if isinstance(info, dict) else None
+        if hub.is_commit(revision) and commit is None:
+            commit = revision
+        if not hub.is_commit(commit or ""):
+            raise hub.HubError(502, None, "The upstream repo info has no commit sha.")
+        answer = Answer(200, {"Content-Type": "application/json"}, response.body, MISS)
+        await self._store_answer(_api_key("info", commit, query), repo, commit, answer)
+        await self._remember_commit(repo, revision, commit)
+        return answer
+
+    async def info(self, repo, revision, query):
+        """Repo info (`api/{type}s/{id}[/revision/{rev}]`), answered per commit."""
+        revision = revision or DEFAULT_REVISION
+        commit, fresh = await self._known_commit(repo, revision)
+        if commit and fresh:
+            stored = await self._stored_answer(_api_key("info", commit, query))
+            if stored:
+                return stored
+        try:
+            return await self._fetch_info(repo, revision, query)
+        except UpstreamUnavailable as exc:
+            if commit:
+                stored = await self._stored_answer(_api_key("info", commit, query))
+                if stored:
+                    stored.cache = STALE
+                    return stored
+            raise exc.hub_error()
+
+    async def listing(self, request, commit, query, form=()):
+        """tree / paths-info at a commit: immutable, fetched once per remote."""
+        key = _api_key(request.endpoint, commit, request.subpath, query, form)
+        stored = await self._stored_answer(key)
+        if stored:
+            return stored
+        if request.endpoint == "paths-info":
+            response = await self.upstream.fetch(
+                "POST", request.path(commit), data=list(form) or None
+            )
+        else:
+            response = await self.upstream.fetch("GET", request.path(commit), query=list(query))
+        entries = response.json()
+        if not isinstance(entries, list):
+            raise hub.HubError(502, None, "The upstream listing is not a JSON list.")
+        headers = {"Content-Type": "application/json"}
+        if link := hub.next_page_url(response.headers.get("link")):
+            headers[NEXT_PAGE] = link  # as upstream gave it; rebased onto the cache when served
+        body = json.dumps(hub.strip_xet_fields(entries)).encode()
+        answer = Answer(200, headers, body, MISS)
+        await self._store_answer(key, request.repo, commit, answer)
+        return answer

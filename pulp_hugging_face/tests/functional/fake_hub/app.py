@@ -1,0 +1,539 @@
+"""The fake Hugging Face Hub (aiohttp): hub origin, CDN origin, request log and faults.
+
+Paths are parsed by hand from `request.raw_path` because revisions and tree paths arrive
+percent-encoded with safe="" (`refs%2Fpr%2F1`, `data%2Ftrain`): the encoded slashes must not
+split segments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import re
+import time
+from dataclasses import dataclass
+from urllib.parse import parse_qs, quote, unquote
+
+from aiohttp import web
+
+from .control import BODY_FAULTS, DEFAULT_CONFIG, handle_control
+from .repos import Commit, Repo, RepoFile
+
+TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
+CDN_SECRET = b"fake-hub-cdn-secret"
+SECURITY_STATUS = {"status": "safe", "avScan": {"status": "safe"},
+                   "pickleImportScan": {"status": "unscanned"}}  # fmt: skip
+@dataclass
+class Route:
+    kind: str  # resolve | api | xet | cdn | control | other
+    action: str
+    repo_type: str | None = None
+    repo_id: str | None = None
+    revision: str | None = None
+    path: str | None = None
+
+
+def _take_revision(segments: list[str]) -> tuple[str, list[str]]:
+    """Split `rev/path...` where rev is normally one encoded segment but may be raw `refs/x/y`."""
+    if len(segments) >= 3 and segments[0] == "refs" and segments[1] in ("pr", "convert", "heads", "tags"):
+        return "/".join(segments[:3]), segments[3:]
+    return unquote(segments[0]) if segments else "", segments[1:]
+
+
+def parse_hub_path(raw_path: str) -> Route:
+    segs = raw_path.split("?", 1)[0].lstrip("/").split("/")
+    if segs[0] == "_fake":
+        if len(segs) > 1 and segs[1] == "cas":  # the Xet CAS server a client would reach
+            return Route("xet", "cas")
+        return Route("control", "/".join(segs[1:]))
+    if segs[0] == "api":
+        if segs[1:2] == ["whoami-v2"]:
+            return Route("api", "whoami")
+        if len(segs) < 4 or segs[1] not in TYPES:
+            return Route("other", "not-found")
+        repo_type, repo_id, rest = TYPES[segs[1]], f"{unquote(segs[2])}/{unquote(segs[3])}", segs[4:]
+        route = Route("api", "info", repo_type, repo_id)
+        if not rest or rest == [""]:
+            return route
+        head, rest = rest[0], rest[1:]
+        if head.startswith("xet-reconstruction"):
+            route.kind, route.action = "xet", "xet-other"
+        elif head in ("revision", "paths-info", "commits", "xet-read-token"):
+            route.action, route.revision = head, unquote("/".join(rest))
+            if head == "revision":
+                route.action = "info"
+            if head == "xet-read-token":
+                route.kind = "xet"
+        elif head == "tree":
+            route.action = "tree"
+            route.revision, path = _take_revision(rest)
+            route.path = unquote("/".join(path)).strip("/")
+        elif head == "refs":
+            route.action = "refs"
+        else:
+            route.kind, route.action = "other", "not-found"
+        return route
+    # {prefix}{namespace}/{name}/resolve/{revision}/{path}
+    if segs[0] in ("datasets", "spaces") and len(segs) >= 6 and segs[3] == "resolve":
+        repo_type, segs = TYPES[segs[0]], segs[1:]
+    elif len(segs) >= 5 and segs[2] == "resolve":
+        repo_type = "model"
+    else:
+        return Route("other", "not-found")
+    revision, path = _take_revision(segs[3:])
+    return Route("resolve", "resolve", repo_type, f"{unquote(segs[0])}/{unquote(segs[1])}",
+                 revision, unquote("/".join(path)))  # fmt: skip
+
+
+def _ascii(text: str) -> str:
+    return text.encode("ascii", "backslashreplace").decode()
+
+
+def hf_error(status: int, code: str | None, message: str, headers: dict | None = None):
+    """An error as the hub sends it: X-Error-Code/X-Error-Message headers and a JSON body."""
+    hdrs = {"X-Error-Message": _ascii(message), **(headers or {})}
+    if code:
+        hdrs["X-Error-Code"] = code
+    return web.json_response({"error": message}, status=status, headers=hdrs)
+
+
+def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
+    """(start, end) for a single `bytes=` range, "unsatisfiable", or None to ignore it."""
+    m = re.fullmatch(r"\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*", header)
+    if not m or (m[1] == "" and m[2] == ""):
+        return None
+    if m[1] == "":
+        n = int(m[2])
+        return (size - min(n, size), size) if n > 0 and size > 0 else "unsatisfiable"
+    start = int(m[1])
+    end = min(int(m[2]) + 1, size) if m[2] else size
+    return (start, end) if start < size and start < end else "unsatisfiable"
+
+
+def _is_true(value: str | None) -> bool:
+    return (value or "").lower() in ("1", "true", "yes")
+
+
+class HubServer:
+    """State and handlers of one fake hub process (hub origin + CDN origin)."""
+
+    def __init__(self, repos: dict[tuple[str, str], Repo], hub_url: str, cdn_url: str,
+                 token: str, page_size: int = 1000):  # fmt: skip
+        self.repos = repos
+        self.hub_url = hub_url.rstrip("/")
+        self.cdn_url = cdn_url.rstrip("/")
+        self.token = token
+        self.initial_config = {**DEFAULT_CONFIG, "page_size": page_size}
+        self.config = dict(self.initial_config)
+        self.blobs: dict[str, RepoFile] = {}  # sha256 -> file, what the CDN serves
+        for repo in repos.values():
+            for commit in repo.commits.values():
+                self.blobs.update({f.sha256: f for f in commit.files.values() if f.lfs})
+        self.reset()
+
+    # ---- request log and faults -------------------------------------------------------------
+
+    def reset(self, everything: bool = False):
+        self.log: list[dict] = []
+        if everything:
+            self.config = dict(self.initial_config)
+            for repo in self.repos.values():
+                repo.branches = dict(repo.initial_branches)
+
+    def record(self, request: web.Request, route: Route, origin: str) -> dict:
+        raw_path, _, query = request.raw_path.partition("?")
+        entry = {
+            "origin": origin,
+            "method": request.method,
+            "path": raw_path,
+            "query": query,
+            "kind": route.kind,
+            "repo_type": route.repo_type,
+            "repo_id": route.repo_id,
+            "revision": route.revision,
+            "file": route.path,
+            "authorization": request.headers.get("Authorization"),
+            "range": request.headers.get("Range"),
+            "status": None,
+            "time": time.time(),
+        }
+        if origin == "cdn":
+            entry["headers"] = dict(request.headers)
+        self.log.append(entry)
+        return entry
+
+    def stats(self) -> dict:
+        by_kind: dict[str, int] = {}
+        for e in self.log:
+            by_kind[e["kind"]] = by_kind.get(e["kind"], 0) + 1
+        return {
+            "total": len(self.log),
+            "by_kind": by_kind,
+            "requests": self.log,
+            "cdn_requests": [e for e in self.log if e["origin"] == "cdn"],
+        }
+
+    def take_fault(self, kind: str, body: bool) -> str | None:
+        """The fault to inject into this request (and count it), if the config targets it."""
+        fault, target = self.config["fault"], self.config["fault_target"]
+        if fault is None or (target != "all" and target != kind) or kind in ("control", "other"):
+            return None
+        if (fault in BODY_FAULTS) != body:
+            return None
+        if self.config["fault_count"] is not None:
+            if self.config["fault_count"] <= 0:
+                return None
+            self.config["fault_count"] -= 1
+        return fault
+
+    # ---- entry points ---------------------------------------------------------------------
+
+    def hub_app(self) -> web.Application:
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_route("*", "/{tail:.*}", self.handle_hub)
+        return app
+
+    def cdn_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle_cdn)
+        return app
+
+    async def handle_hub(self, request: web.Request) -> web.StreamResponse:
+        route = parse_hub_path(request.raw_path)
+        if route.kind == "control":
+            return await handle_control(self, request, route.action)
+        entry = self.record(request, route, "hub")
+        response = await self._guarded(request, route, self._dispatch)
+        entry["status"] = response.status
+        return response
+
+    async def handle_cdn(self, request: web.Request) -> web.StreamResponse:
+        m = re.fullmatch(r"/cdn/([0-9a-f]{64})", request.path)
+        route = Route("cdn", "cdn", path=m[1]) if m else Route("other", "not-found")
+        entry = self.record(request, route, "cdn")
+        response = await self._guarded(request, route, self._cdn)
+        entry["status"] = response.status
+        return response
+
+    async def _guarded(self, request, route, handler) -> web.StreamResponse:
+        """Latency and the error faults (503/429) happen before the real answer."""
+        slow_mode = self.config["fault"] == "slow"
+        if self.config["latency"] and not slow_mode and route.kind not in ("other",):
+            await asyncio.sleep(self.config["latency"])
+        fault = self.take_fault(route.kind, body=False)
+        if fault == "5xx":
+            return hf_error(503, None, "Service Unavailable (fake hub fault)")
+        if fault == "429":
+            retry = str(self.config["retry_after"])
+            return hf_error(429, None, "Too Many Requests (fake hub fault)",
+                            {"Retry-After": retry, "RateLimit": f'"api";r=0;t={retry}'})  # fmt: skip
+        return await handler(request, route)
+
+    async def _dispatch(self, request: web.Request, route: Route) -> web.StreamResponse:
+        if route.action == "not-found":
+            return hf_error(404, None, "Sorry, we can't find the page you are looking for.")
+        if route.action == "whoami":
+            return self._whoami(request)
+        if route.action == "cas":
+            return hf_error(404, None, "The fake hub has no Xet CAS server")
+        repo = self.repos.get((route.repo_type, route.repo_id))
+        if (denied := self._access_error(request, repo, route)) is not None:
+            return denied
+        if route.action == "refs":
+            return self._refs(request, repo)
+        if route.action == "xet-other":
+            return self._xet_token(repo)
+        commit = repo.resolve(route.revision or "main")
+        if commit is None:
+            return hf_error(404, "RevisionNotFound", f"Invalid rev id: {route.revision}")
+        handler = {
+            "resolve": self._resolve,
+            "info": self._info,
+            "tree": self._tree,
+            "paths-info": self._paths_info,
+            "commits": self._commits,
+            "xet-read-token": lambda *args: self._xet_token(repo),
+        }[route.action]
+        return await handler(request, route, repo, commit)
+
+    # ---- auth -----------------------------------------------------------------------------
+
+    def _bearer(self, request: web.Request) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        return auth[7:].strip() if auth.lower().startswith("bearer ") else None
+
+    def _access_error(self, request, repo: Repo | None, route: Route):
+        token = self._bearer(request)
+        if repo is None or (repo.private and token != self.token):
+            # The hub does not tell a private repo from a missing one.
+            status = 404 if repo is None and token is not None else 401
+            return hf_error(status, "RepoNotFound", "Repository not found")
+        if repo.gated and token != self.token:
+            if token is None:
+                msg = (f"Access to model {repo.repo_id} is restricted. You must have access to it"
+                       " and be authenticated to access it. Please log in.")  # fmt: skip
+                return hf_error(401, "GatedRepo", msg)
+            msg = (f"Access to model {repo.repo_id} is restricted and you are not in the"
+                   " authorized list.")  # fmt: skip
+            return hf_error(403, "GatedRepo", msg)
+        return None
+
+    def _whoami(self, request):
+        if self._bearer(request) != self.token:
+            return hf_error(401, None, "Invalid credentials in Authorization header")
+        return web.json_response({"type": "user", "id": "0" * 24, "name": "fake-user",
+                                  "fullname": "Fake User", "orgs": [{"name": "fake-org"}],
+                                  "auth": {"type": "access_token",
+                                           "accessToken": {"role": "read"}}})  # fmt: skip
+
+    # ---- resolve and CDN ------------------------------------------------------------------
+
+    def cdn_location(self, f: RepoFile) -> str:
+        expires = int(time.time()) + int(self.config["cdn_ttl"])
+        return f"{self.cdn_url}/cdn/{f.sha256}?expires={expires}&sig={self._sign(f.sha256, expires)}"
+
+    @staticmethod
+    def _sign(sha256: str, expires: int) -> str:
+        return hmac.new(CDN_SECRET, f"{sha256}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+    async def _resolve(self, request, route, repo: Repo, commit: Commit):
+        f = commit.files.get(route.path)
+        if f is None:
+            # X-Repo-Commit on the 404 lets clients record the miss under the commit (.no_exist).
+            return hf_error(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit.sha})
+        headers = {"X-Repo-Commit": commit.sha, "Accept-Ranges": "bytes",
+                   "Vary": "Origin, Accept-Encoding"}  # fmt: skip
+        if not f.lfs:
+            headers.update({"ETag": f'"{f.git_sha1}"', "Content-Type": f.content_type})
+            return await self.serve_bytes(request, f, headers, "resolve")
+        # LFS: redirect to the CDN, another origin, so clients stop there during the HEAD.
+        headers.update({
+            "Location": self.cdn_location(f),
+            "ETag": f'"{f.sha256}"',
+            "X-Linked-Etag": f'"{f.sha256}"',
+            "X-Linked-Size": str(f.size),
+            "Content-Type": "text/plain; charset=utf-8",
+        })  # fmt: skip
+        if f.xet_hash and self.config["xet"]:
+            api = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}"
+            token_url = f"{api}/xet-read-token/{commit.sha}"
+            headers.update({
+                "X-Xet-Hash": f.xet_hash,
+                "X-Xet-Refresh-Route": token_url,
+                "Link": f'<{token_url}>; rel="xet-auth", '
+                        f'<{api}/xet-reconstruction/{f.xet_hash}>; rel="xet-reconstruction-info"',
+            })  # fmt: skip
+        return web.Response(status=302, headers=headers)
+
+    async def _cdn(self, request, route):
+        f = self.blobs.get(route.path) if route.path else None
+        if f is None:
+            return web.Response(status=404, text="NoSuchKey")
+        try:
+            expires = int(request.query.get("expires", ""))
+        except ValueError:
+            expires = 0
+        sig = self._sign(f.sha256, expires)
+        if not hmac.compare_digest(sig, request.query.get("sig", "")) or expires < time.time():
+            return web.Response(status=403, text="AccessDenied: Request has expired or bad sig")
+        headers = {"ETag": f'"{f.sha256}"', "Accept-Ranges": "bytes",
+                   "Content-Type": "application/octet-stream",
+                   "Cache-Control": "public, max-age=604800, immutable"}  # fmt: skip
+        return await self.serve_bytes(request, f, headers, "cdn")
+
+    async def serve_bytes(self, request, f: RepoFile, headers: dict, kind: str):
+        start, end, status = 0, f.size, 200
+        if request.headers.get("Range"):
+            parsed = parse_range(request.headers["Range"], f.size)
+            if parsed == "unsatisfiable":
+                return web.Response(status=416, headers={"Content-Range": f"bytes */{f.size}"})
+            if parsed is not None:
+                (start, end), status = parsed, 206
+                headers["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
+        response = web.StreamResponse(status=status, headers=headers)
+        response.content_length = end - start
+        if request.method == "HEAD":
+            await response.prepare(request)
+            await response.write_eof()
+            return response
+        return await self.write_body(request, response, f.read(start, end), end - start, kind)
+
+    async def write_body(self, request, response, chunks, length: int, kind: str):
+        """Write the body, injecting a body fault if one is configured for this kind."""
+        fault = self.take_fault(kind, body=True) if length else None
+        if fault in ("drop", "short"):
+            response.force_close()
+        await response.prepare(request)
+        # drop/short stop early: drop resets the connection, short closes it cleanly.
+        limit = {"drop": length // 2, "short": length - max(1, length // 4)}.get(fault, length)
+        flip_at = length // 2 if fault == "corrupt" else -1
+        pos, slept = 0, False
+        for chunk in chunks:
+            if fault == "slow" and not slept and pos + len(chunk) > length // 2:
+                cut = length // 2 - pos
+                await response.write(chunk[:cut])
+                await asyncio.sleep(self.config["latency"] or 2)
+                chunk, pos, slept = chunk[cut:], pos + cut, True
+            if pos <= flip_at < pos + len(chunk):
+                i = flip_at - pos
+                chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1 :]
+            if pos + len(chunk) > limit:
+                chunk = chunk[: limit - pos]
+            await response.write(chunk)
+            pos += len(chunk)
+            if pos >= limit and limit < length:
+                transport = request.transport
+                if transport is not None:
+                    transport.abort() if fault == "drop" else transport.close()
+                return response
+        await response.write_eof()
+        return response
+
+    # ---- API ------------------------------------------------------------------------------
+
+    def _entry(self, commit: Commit, path: str, expand: bool) -> dict:
+        f = commit.files.get(path)
+        if f is not None:
+            out = {"type": "file", "oid": f.oid, "size": f.size, "path": path}
+            if f.lfs:
+                out["lfs"] = {"oid": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
+            if f.xet_hash and self.config["xet"]:
+                out["xetHash"] = f.xet_hash
+        else:
+            out = {"type": "directory", "oid": commit.tree_oid(path), "size": 0, "path": path}
+        if expand:
+            last = commit.last_commit_for(path)
+            out["lastCommit"] = {"id": last.sha, "title": last.title, "date": last.date}
+            if f is not None:
+                out["securityFileStatus"] = SECURITY_STATUS
+        return out
+
+    @staticmethod
+    def _children(commit: Commit, directory: str, recursive: bool) -> list[str]:
+        """Paths under `directory`: sub-directories first, then files, depth first."""
+        prefix = f"{directory}/" if directory else ""
+        dirs = sorted(d for d in commit.dirs() if d.startswith(prefix) and "/" not in d[len(prefix) :])
+        files = sorted(p for p in commit.files if p.startswith(prefix) and "/" not in p[len(prefix) :])
+        out = []
+        for d in dirs:
+            out.append(d)
+            if recursive:
+                out.extend(HubServer._children(commit, d, True))
+        return out + files
+
+    async def _tree(self, request, route, repo: Repo, commit: Commit):
+        path = route.path or ""
+        recursive, expand = _is_true(request.query.get("recursive")), _is_true(request.query.get("expand"))
+        offset = 0
+        if cursor := request.query.get("cursor"):
+            try:
+                state = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+                offset, commit = int(state["offset"]), repo.commit_by_sha(state["commit"]) or commit
+            except (ValueError, KeyError, TypeError):
+                return hf_error(400, None, "Invalid cursor")
+        if path and path not in commit.dirs():
+            return hf_error(404, "EntryNotFound", f"{path} does not exist on \"{route.revision}\"")
+        paths = self._children(commit, path, recursive)
+        page_size = max(1, min(self.config["page_size"], 50) if expand else self.config["page_size"])
+        page = paths[offset : offset + page_size]
+        headers = {}
+        if offset + page_size < len(paths):
+            cursor = base64.urlsafe_b64encode(
+                json.dumps({"offset": offset + page_size, "commit": commit.sha}).encode()
+            ).decode()
+            url = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}/tree/{quote(route.revision, safe='')}"
+            if path:
+                url += "/" + quote(path, safe="")
+            url += f"?recursive={str(recursive).lower()}&expand={str(expand).lower()}&cursor={cursor}"
+            headers["Link"] = f'<{url}>; rel="next"'
+        body = [self._entry(commit, p, expand) for p in page]
+        return web.json_response(body, headers=headers)
+
+    async def _paths_info(self, request, route, repo: Repo, commit: Commit):
+        if request.content_type == "application/json":
+            data = await request.json()
+            paths, expand = data.get("paths", []), data.get("expand", False)
+            expand = expand if isinstance(expand, bool) else _is_true(str(expand))
+        else:
+            form = await request.post()
+            paths = form.getall("paths", [])
+            expand = _is_true(form.get("expand") or request.query.get("expand"))
+        if isinstance(paths, str):
+            paths = [paths]
+        out, seen = [], set()
+        for p in (str(p).strip("/") for p in paths):
+            if p and p not in seen and (p in commit.files or p in commit.dirs()):
+                seen.add(p)
+                out.append(self._entry(commit, p, expand))
+        return web.json_response(out)
+
+    async def _info(self, request, route, repo: Repo, commit: Commit):
+        blobs = _is_true(request.query.get("blobs"))
+        siblings = []
+        for path, f in sorted(commit.files.items()):
+            s = {"rfilename": path}
+            if blobs:
+                s.update({"size": f.size, "blobId": f.oid})
+                if f.lfs:
+                    s["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
+            siblings.append(s)
+        info = {
+            "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
+            "id": repo.repo_id,
+            "author": repo.repo_id.split("/")[0],
+            "sha": commit.sha,
+            "lastModified": commit.date,
+            "createdAt": "2024-01-01T00:00:00.000Z",
+            "private": repo.private,
+            "gated": repo.gated,
+            "disabled": False,
+            "likes": 0,
+            "tags": [],
+            "cardData": repo.card_data,
+            "siblings": siblings,
+            "usedStorage": sum(f.size for f in commit.files.values()),
+        }
+        if repo.repo_type == "model":
+            info.update({"modelId": repo.repo_id, "downloads": 0, "spaces": []})
+        elif repo.repo_type == "dataset":
+            info.update({"downloads": 0})
+        info.update(repo.extra_info)
+        if expand := request.query.getall("expand", []):
+            # The hub answers only the requested fields (plus the ids) when expand is given.
+            info = {k: v for k, v in info.items() if k in ("_id", "id", *expand)}
+        return web.json_response(info)
+
+    async def _commits(self, request, route, repo: Repo, commit: Commit):
+        out, c = [], commit
+        while c is not None:
+            out.append({"id": c.sha, "title": c.title, "message": "", "date": c.date,
+                        "authors": [{"user": "fake-user"}]})  # fmt: skip
+            c = c.parent
+        return web.json_response(out)
+
+    def _refs(self, request, repo: Repo):
+        def ref(name, full, sha):
+            return {"name": name, "ref": full, "targetCommit": sha}
+
+        out = {
+            "branches": [ref(n, f"refs/heads/{n}", s) for n, s in repo.branches.items()],
+            "tags": [ref(n, f"refs/tags/{n}", s) for n, s in repo.tags.items()],
+            "converts": [ref(n, f"refs/convert/{n}", s) for n, s in repo.converts.items()],
+        }
+        if _is_true(request.query.get("include_prs")):
+            out["pullRequests"] = [
+                ref(f"refs/pr/{n}", f"refs/pr/{n}", s) for n, s in repo.pull_requests.items()
+            ]
+        return web.json_response(out)
+
+    def _xet_token(self, repo: Repo):
+        expiration = int(time.time()) + 3600
+        cas = f"{self.hub_url}/_fake/cas"
+        headers = {"X-Xet-Cas-Url": cas, "X-Xet-Access-Token": "fake-xet-token",
+                   "X-Xet-Token-Expiration": str(expiration)}  # fmt: skip
+        body = {"casUrl": cas, "accessToken": "fake-xet-token", "exp": expiration}
+        return web.json_response(body, headers=headers)
+

