@@ -1,0 +1,196 @@
+"""Fixtures for functional tests of pulp_hugging_face against a live Pulp.
+
+Built on pulpcore's pytest plugin (`gen_object_with_cleanup`, `monitor_task`, ...). The plugin's
+REST API is driven through pulp-glue, which reads the live OpenAPI schema, so no generated client
+package is needed (pulp-smash is retired upstream and not installable).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from types import SimpleNamespace
+
+import pytest
+
+API_PREFIXES = {
+    "RemotesHuggingFaceApi": "remotes_hugging_face_hugging_face",
+    "DistributionsHuggingFaceApi": "distributions_hugging_face_hugging_face",
+    "RepositoriesHuggingFaceApi": "repositories_hugging_face_hugging_face",
+    "RepositoriesHuggingFaceVersionsApi": "repositories_hugging_face_hugging_face_versions",
+    "ContentHuggingFaceApi": "content_hugging_face_hugging_face",
+}
+HREF_PARAMS = {
+    "remotes_hugging_face_hugging_face": "hugging_face_hugging_face_remote_href",
+    "distributions_hugging_face_hugging_face": "hugging_face_hugging_face_distribution_href",
+    "repositories_hugging_face_hugging_face": "hugging_face_hugging_face_repository_href",
+    "repositories_hugging_face_hugging_face_versions": (
+        "hugging_face_hugging_face_repository_version_href"
+    ),
+    "content_hugging_face_hugging_face": "hugging_face_hugging_face_content_href",
+}
+
+
+def to_namespace(value):
+    """JSON answers as attribute objects, the shape pulpcore's fixtures expect of bindings."""
+    if isinstance(value, dict):
+        return SimpleNamespace(**{k: to_namespace(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return [to_namespace(v) for v in value]
+    return value
+
+
+class GlueApi:
+    """create/read/list/partial_update/delete over pulp-glue for one endpoint."""
+
+    def __init__(self, ctx, prefix):
+        self.ctx = ctx
+        self.prefix = prefix
+        self.href_param = HREF_PARAMS[prefix]
+
+    def _call(self, operation, **kwargs):
+        return self.ctx.call(f"{self.prefix}_{operation}", **kwargs)
+
+    def create(self, body, **parameters):
+        result = self._call("create", body=body, parameters=parameters or None)
+        if "pulp_href" in result:
+            return to_namespace(result)
+        # A task: pulpcore's gen_object_with_cleanup reads `.task` and monitors it.
+        return SimpleNamespace(task=result["pulp_href"])
+
+    def read(self, href):
+        return to_namespace(self._call("read", parameters={self.href_param: href}))
+
+    def list(self, **parameters):
+        return to_namespace(self._call("list", parameters=parameters))
+
+    def partial_update(self, href, body):
+        result = self._call("partial_update", parameters={self.href_param: href}, body=body)
+        return SimpleNamespace(task=result.get("pulp_href"))
+
+    def delete(self, href):
+        result = self._call("delete", parameters={self.href_param: href})
+        return SimpleNamespace(task=(result or {}).get("pulp_href"))
+
+
+@pytest.fixture(scope="session")
+def hf_glue_context(bindings_cfg):
+    from pulp_glue.common.context import PulpContext
+
+    return PulpContext(
+        api_root=os.environ.get("PULP_API_ROOT", "/pulp/"),
+        api_kwargs={
+            "base_url": bindings_cfg.host,
+            "username": bindings_cfg.username,
+            "password": bindings_cfg.password,
+        },
+        background_tasks=False,
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="session")
+def hugging_face_bindings(hf_glue_context):
+    return SimpleNamespace(
+        **{name: GlueApi(hf_glue_context, prefix) for name, prefix in API_PREFIXES.items()}
+    )
+
+
+@pytest.fixture(scope="class")
+def hf_remote_factory(hugging_face_bindings, gen_object_with_cleanup, fake_hub):
+    def _factory(**kwargs):
+        body = {"name": str(uuid.uuid4()), "url": fake_hub.url}
+        body.update(kwargs)
+        return gen_object_with_cleanup(hugging_face_bindings.RemotesHuggingFaceApi, body)
+
+    return _factory
+
+
+@pytest.fixture(scope="class")
+def hf_repository_factory(hugging_face_bindings, gen_object_with_cleanup):
+    def _factory(**kwargs):
+        body = {"name": str(uuid.uuid4())}
+        body.update(kwargs)
+        return gen_object_with_cleanup(hugging_face_bindings.RepositoriesHuggingFaceApi, body)
+
+    return _factory
+
+
+@pytest.fixture(scope="class")
+def hf_distribution_factory(hugging_face_bindings, gen_object_with_cleanup, hf_remote_factory):
+    def _factory(remote=None, **kwargs):
+        if remote is None:
+            remote = hf_remote_factory().pulp_href
+        body = {"name": str(uuid.uuid4()), "base_path": str(uuid.uuid4()), "remote": remote}
+        body.update(kwargs)
+        return gen_object_with_cleanup(hugging_face_bindings.DistributionsHuggingFaceApi, body)
+
+    return _factory
+
+
+@pytest.fixture(scope="session")
+def fake_hub():
+    """The stand-in for huggingface.co: one process for the whole session."""
+    from pulp_hugging_face.tests.functional.fake_hub import FakeHub
+
+    hub = FakeHub()
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture
+def hub_reset(fake_hub):
+    """A fake hub with zeroed counters and no faults, before and after the test."""
+    fake_hub.reset()
+    fake_hub.configure(fault=None, latency=0)
+    yield fake_hub
+    fake_hub.configure(fault=None, latency=0)
+
+
+def run_hf_client(code, endpoint, hf_home, env=None, timeout=300):
+    """Run client code in a fresh interpreter, as a user would, and return its JSON result.
+
+    huggingface_hub reads HF_ENDPOINT and HF_HOME at import time, so every run gets its own
+    process. `code` must assign the JSON-serializable `result`.
+    """
+    script = "import json\n" + textwrap.dedent(code) + "\nprint('RESULT:' + json.dumps(result))\n"
+    run_env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))
+    }
+    run_env.update(
+        {
+            "HF_ENDPOINT": endpoint,
+            "HF_HOME": str(hf_home),
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+            "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+            "DISABLE_SAFETENSORS_CONVERSION": "1",
+        }
+    )
+    run_env.update(env or {})
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("RESULT:"):
+            return json.loads(line[len("RESULT:") :])
+    raise AssertionError(
+        f"client run failed (exit {proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    )
+
+
+@pytest.fixture
+def hf_client(tmp_path_factory):
+    """`hf_client(code, endpoint, env=None, hf_home=None)`: run client code, get its result."""
+
+    def _run(code, endpoint, env=None, hf_home=None):
+        hf_home = hf_home or tmp_path_factory.mktemp("hf_home")
+        return run_hf_client(code, endpoint, hf_home, env=env)
+
+    return _run
