@@ -194,3 +194,18 @@ def hf_client(tmp_path_factory):
         return run_hf_client(code, endpoint, hf_home, env=env)
 
     return _run
+
+
+@pytest.fixture
+def hf_cache_factory(hf_remote_factory, hf_distribution_factory):
+    """A fresh remote + distribution (so a cold cache); returns endpoint, remote, distribution."""
+
+    def _factory(repository=None, **remote_kwargs):
+        remote = hf_remote_factory(**remote_kwargs)
+        extra = {"repository": repository} if repository else {}
+        distribution = hf_distribution_factory(remote=remote.pulp_href, **extra)
+        return SimpleNamespace(
+            endpoint=distribution.base_url.rstrip("/"), remote=remote, distribution=distribution
+        )
+
+    return _factory
