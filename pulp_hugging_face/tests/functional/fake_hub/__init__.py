@@ -24,14 +24,23 @@ import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
+from typing import Self
 
 from .repos import DATASET_ID, GATED_ID, MODEL_ID, PRIVATE_ID, SPACE_ID
 
 DEFAULT_TOKEN = "hf_fake_secret_token"
 _SOURCE_ROOT = Path(__file__).resolve().parents[4]  # the directory holding pulp_hugging_face/
 
-__all__ = ["DATASET_ID", "DEFAULT_TOKEN", "FakeHub", "GATED_ID", "MODEL_ID", "PRIVATE_ID",
-           "SPACE_ID", "free_port"]  # fmt: skip
+__all__ = [
+    "DATASET_ID",
+    "DEFAULT_TOKEN",
+    "GATED_ID",
+    "MODEL_ID",
+    "PRIVATE_ID",
+    "SPACE_ID",
+    "FakeHub",
+    "free_port",
+]
 
 
 # Never send control calls through an HTTP proxy configured in the environment.
@@ -47,10 +56,17 @@ def free_port(host: str = "127.0.0.1") -> int:
 class FakeHub:
     """Start/stop the fake hub process and drive its control API (/_fake/...)."""
 
-    def __init__(self, token: str = DEFAULT_TOKEN, page_size: int | None = None,
-                 host: str = "127.0.0.1", cdn_host: str = "localhost",
-                 port: int | None = None, cdn_port: int | None = None,
-                 python: str | None = None, startup_timeout: float = 60):  # fmt: skip
+    def __init__(
+        self,
+        token: str = DEFAULT_TOKEN,
+        page_size: int | None = None,
+        host: str = "127.0.0.1",
+        cdn_host: str = "localhost",
+        port: int | None = None,
+        cdn_port: int | None = None,
+        python: str | None = None,
+        startup_timeout: float = 60,
+    ):
         self.token = token
         self.page_size = page_size
         self.host, self.cdn_host = host, cdn_host
@@ -71,7 +87,7 @@ class FakeHub:
 
     # ---- process ------------------------------------------------------------------------------
 
-    def start(self) -> FakeHub:
+    def start(self) -> Self:
         """Start the server; after stop(), starts again on the same ports."""
         if self.process is not None and self.process.poll() is None:
             return self
@@ -79,13 +95,27 @@ class FakeHub:
             self.port = free_port(self.host)
         while self.cdn_port is None or self.cdn_port == self.port:
             self.cdn_port = free_port("127.0.0.1")
-        cmd = [self.python, "-m", __name__, "--host", self.host, "--port", str(self.port),
-               "--cdn-host", self.cdn_host, "--cdn-port", str(self.cdn_port),
-               "--token", self.token]  # fmt: skip
+        cmd = [
+            self.python,
+            "-m",
+            __name__,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--cdn-host",
+            self.cdn_host,
+            "--cdn-port",
+            str(self.cdn_port),
+            "--token",
+            self.token,
+        ]
         if self.page_size is not None:
             cmd += ["--page-size", str(self.page_size)]
         env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_SOURCE_ROOT), env.get("PYTHONPATH")]))
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(_SOURCE_ROOT), env.get("PYTHONPATH")])
+        )
         if self.log_path is None:
             fd, self.log_path = tempfile.mkstemp(prefix="fake-hub-", suffix=".log")
             os.close(fd)
@@ -124,7 +154,7 @@ class FakeHub:
     def log(self) -> str:
         return Path(self.log_path).read_text(errors="replace") if self.log_path else ""
 
-    def __enter__(self) -> FakeHub:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -135,15 +165,18 @@ class FakeHub:
     def _call(self, method: str, path: str, body: dict | None = None, raw: bool = False):
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(
-            f"{self.url}/_fake/{path}", data=data, method=method,
+            f"{self.url}/_fake/{path}",
+            data=data,
+            method=method,
             headers={"Content-Type": "application/json"} if data else {},
-        )  # fmt: skip
+        )
         with _OPENER.open(request, timeout=30) as response:
             content = response.read()
         return content if raw else json.loads(content)
 
     def stats(self) -> dict:
-        """{"total", "by_kind": {"resolve"|"cdn"|"api"|"xet"|"other": n}, "requests", "cdn_requests"}"""
+        """{"total", "by_kind": {kind: n}, "requests", "cdn_requests"}; kinds: resolve, cdn, api,
+        xet, other. Requests are in arrival order, hub and CDN ones together."""
         return self._call("GET", "stats")
 
     def count(self, kind: str | None = None) -> int:

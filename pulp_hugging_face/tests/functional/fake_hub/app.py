@@ -15,7 +15,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote, unquote
 
 from aiohttp import web
 
@@ -24,8 +24,13 @@ from .repos import Commit, Repo, RepoFile
 
 TYPES = {"models": "model", "datasets": "dataset", "spaces": "space"}
 CDN_SECRET = b"fake-hub-cdn-secret"
-SECURITY_STATUS = {"status": "safe", "avScan": {"status": "safe"},
-                   "pickleImportScan": {"status": "unscanned"}}  # fmt: skip
+SECURITY_STATUS = {
+    "status": "safe",
+    "avScan": {"status": "safe"},
+    "pickleImportScan": {"status": "unscanned"},
+}
+
+
 @dataclass
 class Route:
     kind: str  # resolve | api | xet | cdn | control | other
@@ -38,7 +43,11 @@ class Route:
 
 def _take_revision(segments: list[str]) -> tuple[str, list[str]]:
     """Split `rev/path...` where rev is normally one encoded segment but may be raw `refs/x/y`."""
-    if len(segments) >= 3 and segments[0] == "refs" and segments[1] in ("pr", "convert", "heads", "tags"):
+    if (
+        len(segments) >= 3
+        and segments[0] == "refs"
+        and segments[1] in ("pr", "convert", "heads", "tags")
+    ):
         return "/".join(segments[:3]), segments[3:]
     return unquote(segments[0]) if segments else "", segments[1:]
 
@@ -54,19 +63,17 @@ def parse_hub_path(raw_path: str) -> Route:
             return Route("api", "whoami")
         if len(segs) < 4 or segs[1] not in TYPES:
             return Route("other", "not-found")
-        repo_type, repo_id, rest = TYPES[segs[1]], f"{unquote(segs[2])}/{unquote(segs[3])}", segs[4:]
-        route = Route("api", "info", repo_type, repo_id)
-        if not rest or rest == [""]:
-            return route
-        head, rest = rest[0], rest[1:]
-        if head.startswith("xet-reconstruction"):
-            route.kind, route.action = "xet", "xet-other"
-        elif head in ("revision", "paths-info", "commits", "xet-read-token"):
+        repo_id = f"{unquote(segs[2])}/{unquote(segs[3])}"
+        route = Route("api", "info", TYPES[segs[1]], repo_id)
+        head, rest = (segs[4], segs[5:]) if len(segs) > 4 else ("", [])
+        if head in ("", "revision"):
+            route.revision = unquote("/".join(rest)) or None
+        elif head in ("paths-info", "commits"):
             route.action, route.revision = head, unquote("/".join(rest))
-            if head == "revision":
-                route.action = "info"
-            if head == "xet-read-token":
-                route.kind = "xet"
+        elif head == "xet-read-token":
+            route.kind, route.action, route.revision = "xet", head, unquote("/".join(rest))
+        elif head.startswith("xet-reconstruction"):
+            route.kind, route.action = "xet", "xet-other"
         elif head == "tree":
             route.action = "tree"
             route.revision, path = _take_revision(rest)
@@ -84,8 +91,14 @@ def parse_hub_path(raw_path: str) -> Route:
     else:
         return Route("other", "not-found")
     revision, path = _take_revision(segs[3:])
-    return Route("resolve", "resolve", repo_type, f"{unquote(segs[0])}/{unquote(segs[1])}",
-                 revision, unquote("/".join(path)))  # fmt: skip
+    return Route(
+        "resolve",
+        "resolve",
+        repo_type,
+        f"{unquote(segs[0])}/{unquote(segs[1])}",
+        revision,
+        unquote("/".join(path)),
+    )
 
 
 def _ascii(text: str) -> str:
@@ -120,8 +133,14 @@ def _is_true(value: str | None) -> bool:
 class HubServer:
     """State and handlers of one fake hub process (hub origin + CDN origin)."""
 
-    def __init__(self, repos: dict[tuple[str, str], Repo], hub_url: str, cdn_url: str,
-                 token: str, page_size: int = 1000):  # fmt: skip
+    def __init__(
+        self,
+        repos: dict[tuple[str, str], Repo],
+        hub_url: str,
+        cdn_url: str,
+        token: str,
+        page_size: int = 1000,
+    ):
         self.repos = repos
         self.hub_url = hub_url.rstrip("/")
         self.cdn_url = cdn_url.rstrip("/")
@@ -158,11 +177,13 @@ class HubServer:
             "authorization": request.headers.get("Authorization"),
             "range": request.headers.get("Range"),
             "status": None,
+            "fault": None,  # the fault injected into this request, if any
             "time": time.time(),
         }
         if origin == "cdn":
             entry["headers"] = dict(request.headers)
         self.log.append(entry)
+        request["log_entry"] = entry
         return entry
 
     def stats(self) -> dict:
@@ -176,8 +197,8 @@ class HubServer:
             "cdn_requests": [e for e in self.log if e["origin"] == "cdn"],
         }
 
-    def take_fault(self, kind: str, body: bool) -> str | None:
-        """The fault to inject into this request (and count it), if the config targets it."""
+    def take_fault(self, request: web.Request, kind: str, body: bool) -> str | None:
+        """The fault to inject into this request (and log it), if the config targets it."""
         fault, target = self.config["fault"], self.config["fault_target"]
         if fault is None or (target != "all" and target != kind) or kind in ("control", "other"):
             return None
@@ -187,6 +208,7 @@ class HubServer:
             if self.config["fault_count"] <= 0:
                 return None
             self.config["fault_count"] -= 1
+        request["log_entry"]["fault"] = fault
         return fault
 
     # ---- entry points ---------------------------------------------------------------------
@@ -221,15 +243,19 @@ class HubServer:
     async def _guarded(self, request, route, handler) -> web.StreamResponse:
         """Latency and the error faults (503/429) happen before the real answer."""
         slow_mode = self.config["fault"] == "slow"
-        if self.config["latency"] and not slow_mode and route.kind not in ("other",):
+        if self.config["latency"] and not slow_mode and route.kind != "other":
             await asyncio.sleep(self.config["latency"])
-        fault = self.take_fault(route.kind, body=False)
+        fault = self.take_fault(request, route.kind, body=False)
         if fault == "5xx":
             return hf_error(503, None, "Service Unavailable (fake hub fault)")
         if fault == "429":
             retry = str(self.config["retry_after"])
-            return hf_error(429, None, "Too Many Requests (fake hub fault)",
-                            {"Retry-After": retry, "RateLimit": f'"api";r=0;t={retry}'})  # fmt: skip
+            return hf_error(
+                429,
+                None,
+                "Too Many Requests (fake hub fault)",
+                {"Retry-After": retry, "RateLimit": f'"api";r=0;t={retry}'},
+            )
         return await handler(request, route)
 
     async def _dispatch(self, request: web.Request, route: Route) -> web.StreamResponse:
@@ -240,7 +266,7 @@ class HubServer:
         if route.action == "cas":
             return hf_error(404, None, "The fake hub has no Xet CAS server")
         repo = self.repos.get((route.repo_type, route.repo_id))
-        if (denied := self._access_error(request, repo, route)) is not None:
+        if (denied := self._access_error(request, repo)) is not None:
             return denied
         if route.action == "refs":
             return self._refs(request, repo)
@@ -255,7 +281,7 @@ class HubServer:
             "tree": self._tree,
             "paths-info": self._paths_info,
             "commits": self._commits,
-            "xet-read-token": lambda *args: self._xet_token(repo),
+            "xet-read-token": self._xet_read_token,
         }[route.action]
         return await handler(request, route, repo, commit)
 
@@ -265,7 +291,7 @@ class HubServer:
         auth = request.headers.get("Authorization", "")
         return auth[7:].strip() if auth.lower().startswith("bearer ") else None
 
-    def _access_error(self, request, repo: Repo | None, route: Route):
+    def _access_error(self, request, repo: Repo | None):
         token = self._bearer(request)
         if repo is None or (repo.private and token != self.token):
             # The hub does not tell a private repo from a missing one.
@@ -273,27 +299,39 @@ class HubServer:
             return hf_error(status, "RepoNotFound", "Repository not found")
         if repo.gated and token != self.token:
             if token is None:
-                msg = (f"Access to model {repo.repo_id} is restricted. You must have access to it"
-                       " and be authenticated to access it. Please log in.")  # fmt: skip
+                msg = (
+                    f"Access to model {repo.repo_id} is restricted. You must have access to it"
+                    " and be authenticated to access it. Please log in."
+                )
                 return hf_error(401, "GatedRepo", msg)
-            msg = (f"Access to model {repo.repo_id} is restricted and you are not in the"
-                   " authorized list.")  # fmt: skip
+            msg = (
+                f"Access to model {repo.repo_id} is restricted and you are not in the"
+                " authorized list."
+            )
             return hf_error(403, "GatedRepo", msg)
         return None
 
     def _whoami(self, request):
         if self._bearer(request) != self.token:
             return hf_error(401, None, "Invalid credentials in Authorization header")
-        return web.json_response({"type": "user", "id": "0" * 24, "name": "fake-user",
-                                  "fullname": "Fake User", "orgs": [{"name": "fake-org"}],
-                                  "auth": {"type": "access_token",
-                                           "accessToken": {"role": "read"}}})  # fmt: skip
+        return web.json_response(
+            {
+                "type": "user",
+                "id": "0" * 24,
+                "name": "fake-user",
+                "fullname": "Fake User",
+                "orgs": [{"name": "fake-org"}],
+                "auth": {"type": "access_token", "accessToken": {"role": "read"}},
+            }
+        )
 
     # ---- resolve and CDN ------------------------------------------------------------------
 
     def cdn_location(self, f: RepoFile) -> str:
         expires = int(time.time()) + int(self.config["cdn_ttl"])
-        return f"{self.cdn_url}/cdn/{f.sha256}?expires={expires}&sig={self._sign(f.sha256, expires)}"
+        return (
+            f"{self.cdn_url}/cdn/{f.sha256}?expires={expires}&sig={self._sign(f.sha256, expires)}"
+        )
 
     @staticmethod
     def _sign(sha256: str, expires: int) -> str:
@@ -304,28 +342,35 @@ class HubServer:
         if f is None:
             # X-Repo-Commit on the 404 lets clients record the miss under the commit (.no_exist).
             return hf_error(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit.sha})
-        headers = {"X-Repo-Commit": commit.sha, "Accept-Ranges": "bytes",
-                   "Vary": "Origin, Accept-Encoding"}  # fmt: skip
+        headers = {
+            "X-Repo-Commit": commit.sha,
+            "Accept-Ranges": "bytes",
+            "Vary": "Origin, Accept-Encoding",
+        }
         if not f.lfs:
             headers.update({"ETag": f'"{f.git_sha1}"', "Content-Type": f.content_type})
             return await self.serve_bytes(request, f, headers, "resolve")
         # LFS: redirect to the CDN, another origin, so clients stop there during the HEAD.
-        headers.update({
-            "Location": self.cdn_location(f),
-            "ETag": f'"{f.sha256}"',
-            "X-Linked-Etag": f'"{f.sha256}"',
-            "X-Linked-Size": str(f.size),
-            "Content-Type": "text/plain; charset=utf-8",
-        })  # fmt: skip
+        headers.update(
+            {
+                "Location": self.cdn_location(f),
+                "ETag": f'"{f.sha256}"',
+                "X-Linked-Etag": f'"{f.sha256}"',
+                "X-Linked-Size": str(f.size),
+                "Content-Type": "text/plain; charset=utf-8",
+            }
+        )
         if f.xet_hash and self.config["xet"]:
             api = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}"
             token_url = f"{api}/xet-read-token/{commit.sha}"
-            headers.update({
-                "X-Xet-Hash": f.xet_hash,
-                "X-Xet-Refresh-Route": token_url,
-                "Link": f'<{token_url}>; rel="xet-auth", '
-                        f'<{api}/xet-reconstruction/{f.xet_hash}>; rel="xet-reconstruction-info"',
-            })  # fmt: skip
+            headers.update(
+                {
+                    "X-Xet-Hash": f.xet_hash,
+                    "X-Xet-Refresh-Route": token_url,
+                    "Link": f'<{token_url}>; rel="xet-auth", '
+                    f'<{api}/xet-reconstruction/{f.xet_hash}>; rel="xet-reconstruction-info"',
+                }
+            )
         return web.Response(status=302, headers=headers)
 
     async def _cdn(self, request, route):
@@ -339,9 +384,12 @@ class HubServer:
         sig = self._sign(f.sha256, expires)
         if not hmac.compare_digest(sig, request.query.get("sig", "")) or expires < time.time():
             return web.Response(status=403, text="AccessDenied: Request has expired or bad sig")
-        headers = {"ETag": f'"{f.sha256}"', "Accept-Ranges": "bytes",
-                   "Content-Type": "application/octet-stream",
-                   "Cache-Control": "public, max-age=604800, immutable"}  # fmt: skip
+        headers = {
+            "ETag": f'"{f.sha256}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            "Cache-Control": "public, max-age=604800, immutable",
+        }
         return await self.serve_bytes(request, f, headers, "cdn")
 
     async def serve_bytes(self, request, f: RepoFile, headers: dict, kind: str):
@@ -363,7 +411,7 @@ class HubServer:
 
     async def write_body(self, request, response, chunks, length: int, kind: str):
         """Write the body, injecting a body fault if one is configured for this kind."""
-        fault = self.take_fault(kind, body=True) if length else None
+        fault = self.take_fault(request, kind, body=True) if length else None
         if fault in ("drop", "short"):
             response.force_close()
         await response.prepare(request)
@@ -386,8 +434,10 @@ class HubServer:
             pos += len(chunk)
             if pos >= limit and limit < length:
                 transport = request.transport
-                if transport is not None:
-                    transport.abort() if fault == "drop" else transport.close()
+                if transport is not None and fault == "drop":
+                    transport.abort()
+                elif transport is not None:
+                    transport.close()
                 return response
         await response.write_eof()
         return response
@@ -415,8 +465,12 @@ class HubServer:
     def _children(commit: Commit, directory: str, recursive: bool) -> list[str]:
         """Paths under `directory`: sub-directories first, then files, depth first."""
         prefix = f"{directory}/" if directory else ""
-        dirs = sorted(d for d in commit.dirs() if d.startswith(prefix) and "/" not in d[len(prefix) :])
-        files = sorted(p for p in commit.files if p.startswith(prefix) and "/" not in p[len(prefix) :])
+        dirs = sorted(
+            d for d in commit.dirs() if d.startswith(prefix) and "/" not in d[len(prefix) :]
+        )
+        files = sorted(
+            p for p in commit.files if p.startswith(prefix) and "/" not in p[len(prefix) :]
+        )
         out = []
         for d in dirs:
             out.append(d)
@@ -426,7 +480,8 @@ class HubServer:
 
     async def _tree(self, request, route, repo: Repo, commit: Commit):
         path = route.path or ""
-        recursive, expand = _is_true(request.query.get("recursive")), _is_true(request.query.get("expand"))
+        recursive = _is_true(request.query.get("recursive"))
+        expand = _is_true(request.query.get("expand"))
         offset = 0
         if cursor := request.query.get("cursor"):
             try:
@@ -435,20 +490,21 @@ class HubServer:
             except (ValueError, KeyError, TypeError):
                 return hf_error(400, None, "Invalid cursor")
         if path and path not in commit.dirs():
-            return hf_error(404, "EntryNotFound", f"{path} does not exist on \"{route.revision}\"")
+            return hf_error(404, "EntryNotFound", f'{path} does not exist on "{route.revision}"')
         paths = self._children(commit, path, recursive)
-        page_size = max(1, min(self.config["page_size"], 50) if expand else self.config["page_size"])
+        page_size = self.config["page_size"]
+        page_size = min(page_size, 50) if expand else page_size  # as the hub does
         page = paths[offset : offset + page_size]
         headers = {}
         if offset + page_size < len(paths):
             cursor = base64.urlsafe_b64encode(
                 json.dumps({"offset": offset + page_size, "commit": commit.sha}).encode()
             ).decode()
-            url = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}/tree/{quote(route.revision, safe='')}"
-            if path:
-                url += "/" + quote(path, safe="")
-            url += f"?recursive={str(recursive).lower()}&expand={str(expand).lower()}&cursor={cursor}"
-            headers["Link"] = f'<{url}>; rel="next"'
+            # Absolute, on the hub's own origin, as huggingface.co does: a proxy must rewrite it.
+            url = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}/tree/"
+            url += "/".join(quote(part, safe="") for part in (route.revision, path) if part)
+            flags = f"recursive={str(recursive).lower()}&expand={str(expand).lower()}"
+            headers["Link"] = f'<{url}?{flags}&cursor={cursor}>; rel="next"'
         body = [self._entry(commit, p, expand) for p in page]
         return web.json_response(body, headers=headers)
 
@@ -509,8 +565,15 @@ class HubServer:
     async def _commits(self, request, route, repo: Repo, commit: Commit):
         out, c = [], commit
         while c is not None:
-            out.append({"id": c.sha, "title": c.title, "message": "", "date": c.date,
-                        "authors": [{"user": "fake-user"}]})  # fmt: skip
+            out.append(
+                {
+                    "id": c.sha,
+                    "title": c.title,
+                    "message": "",
+                    "date": c.date,
+                    "authors": [{"user": "fake-user"}],
+                }
+            )
             c = c.parent
         return web.json_response(out)
 
@@ -529,11 +592,16 @@ class HubServer:
             ]
         return web.json_response(out)
 
+    async def _xet_read_token(self, request, route, repo: Repo, commit: Commit):
+        return self._xet_token(repo)
+
     def _xet_token(self, repo: Repo):
         expiration = int(time.time()) + 3600
         cas = f"{self.hub_url}/_fake/cas"
-        headers = {"X-Xet-Cas-Url": cas, "X-Xet-Access-Token": "fake-xet-token",
-                   "X-Xet-Token-Expiration": str(expiration)}  # fmt: skip
+        headers = {
+            "X-Xet-Cas-Url": cas,
+            "X-Xet-Access-Token": "fake-xet-token",
+            "X-Xet-Token-Expiration": str(expiration),
+        }
         body = {"casUrl": cas, "accessToken": "fake-xet-token", "exp": expiration}
         return web.json_response(body, headers=headers)
-

@@ -1,5 +1,7 @@
 """Control API of the fake hub, under /_fake/ on the hub origin. Never counted as hub traffic.
 
+::
+
     GET  /_fake/stats         request counters and logs
     POST /_fake/reset         clear the logs ({"all": true}: also config and branches)
     POST /_fake/config        change page size, latency, faults (see app.DEFAULT_CONFIG)
@@ -22,7 +24,9 @@ BODY_FAULTS = ("drop", "slow", "corrupt", "short")  # only affect responses with
 FAULT_TARGETS = ("all", "resolve", "cdn", "api", "xet")
 DEFAULT_CONFIG = {
     "page_size": 1000,  # tree entries per page (the hub's value); 50 at most with expand=true
-    "latency": 0.0,  # seconds before answering each hub/CDN request (mid-body with fault "slow")
+    # seconds before answering each hub/CDN request; with fault "slow", the pause in the middle
+    # of targeted bodies instead (2 s if 0)
+    "latency": 0.0,
     "fault": None,  # one of FAULTS
     "fault_target": "all",  # one of FAULT_TARGETS (request kinds)
     "fault_count": None,  # None: every matching request; n: only the next n matching requests
@@ -41,7 +45,7 @@ async def _json(request: web.Request) -> dict:
         return {}
     data = await request.json()
     if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
+        raise TypeError("expected a JSON object")
     return data
 
 
@@ -66,7 +70,7 @@ def validate_config(hub: HubServer, data: dict) -> str | None:
 async def handle_control(hub: HubServer, request: web.Request, action: str) -> web.StreamResponse:
     try:
         data = await _json(request) if request.method == "POST" else {}
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         return _bad(f"invalid JSON body: {exc}")
 
     if action == "stats" and request.method == "GET":
@@ -93,11 +97,13 @@ async def handle_control(hub: HubServer, request: web.Request, action: str) -> w
         repo.branches[data.get("branch", "main")] = commit.sha
         return web.json_response({"branches": repo.branches})
     if action == "repos" and request.method == "GET":
-        return web.json_response({
-            "hub_url": hub.hub_url,
-            "cdn_url": hub.cdn_url,
-            "repos": {r.repo_id: r.describe() for r in hub.repos.values()},
-        })  # fmt: skip
+        return web.json_response(
+            {
+                "hub_url": hub.hub_url,
+                "cdn_url": hub.cdn_url,
+                "repos": {r.repo_id: r.describe() for r in hub.repos.values()},
+            }
+        )
     if action == "file" and request.method == "GET":
         q = request.query
         repo = _find_repo(hub, q.get("repo", ""), q.get("repo_type"))

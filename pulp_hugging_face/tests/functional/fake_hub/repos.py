@@ -168,7 +168,7 @@ class Commit:
     def path_oid(self, path: str) -> str | None:
         if path in self.files:
             return self.files[path].oid
-        if path in self.dirs():
+        if path == "" or path in self.dirs():
             return self.tree_oid(path)
         return None
 
@@ -301,7 +301,9 @@ def build_model() -> Repo:
         files[rel] = make_file(rel, source=path)
     extra = [
         make_file("big.bin", pseudo_random("big.bin", 6 * 1024 * 1024 + 123)),
-        make_file("xet/weights.bin", pseudo_random("xet/weights.bin", 3 * 1024 * 1024 + 45), xet=True),
+        make_file(
+            "xet/weights.bin", pseudo_random("xet/weights.bin", 3 * 1024 * 1024 + 45), xet=True
+        ),
         make_file("docs/read me.txt", b"A file name with a space.\n"),
         make_file("docs/naïve-日本.txt", "Non-ASCII file name: naïve 日本.\n".encode()),
     ]
@@ -312,32 +314,52 @@ def build_model() -> Repo:
     t, rid = "model", MODEL_ID
     a = _commit(t, rid, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
     b = _commit(
-        t, rid, "B", "Update config.json, add new-in-b.txt", "2024-02-01T00:00:00.000Z",
+        t,
+        rid,
+        "B",
+        "Update config.json, add new-in-b.txt",
+        "2024-02-01T00:00:00.000Z",
         _with(
             files,
             make_file("config.json", (json.dumps(config, indent=2) + "\n").encode()),
             make_file("new-in-b.txt", b"This file exists from commit B on.\n"),
         ),
         parent=a,
-    )  # fmt: skip
+    )
     c = _commit(
-        t, rid, "C", "Add pr-only.txt (refs/pr/1)", "2024-01-15T00:00:00.000Z",
+        t,
+        rid,
+        "C",
+        "Add pr-only.txt (refs/pr/1)",
+        "2024-01-15T00:00:00.000Z",
         _with(files, make_file("pr-only.txt", b"This file only exists on refs/pr/1.\n")),
         parent=a,
-    )  # fmt: skip
+    )
     card = _front_matter((root / "README.md").read_text())
     return Repo(
-        t, rid, {"A": a, "B": b, "C": c},
-        branches={"main": a.sha}, tags={"v1.0": a.sha}, pull_requests={1: c.sha},
+        t,
+        rid,
+        {"A": a, "B": b, "C": c},
+        branches={"main": a.sha},
+        tags={"v1.0": a.sha},
+        pull_requests={1: c.sha},
         card_data=card,
         extra_info={
             "library_name": "sentence-transformers",
             "pipeline_tag": "sentence-similarity",
-            "tags": ["sentence-transformers", "pytorch", "safetensors", "bert",
-                     "feature-extraction", "sentence-similarity", "en", "license:apache-2.0"],
+            "tags": [
+                "sentence-transformers",
+                "pytorch",
+                "safetensors",
+                "bert",
+                "feature-extraction",
+                "sentence-similarity",
+                "en",
+                "license:apache-2.0",
+            ],
             "config": {"architectures": config["architectures"], "model_type": "bert"},
         },
-    )  # fmt: skip
+    )
 
 
 DATASET_README = """\
@@ -396,11 +418,17 @@ def build_dataset() -> Repo:
     }
     a = _commit(t, rid, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
     return Repo(
-        t, rid, {"A": a}, branches={"main": a.sha}, converts={"parquet": a.sha},
+        t,
+        rid,
+        {"A": a},
+        branches={"main": a.sha},
+        converts={"parquet": a.sha},
         card_data=DATASET_CARD,
-        extra_info={"tags": ["task_categories:text-classification", "license:mit"],
-                    "description": "A five-row sentiment dataset."},
-    )  # fmt: skip
+        extra_info={
+            "tags": ["task_categories:text-classification", "license:mit"],
+            "description": "A five-row sentiment dataset.",
+        },
+    )
 
 
 SPACE_README = """\
@@ -412,7 +440,9 @@ app_file: app.py
 
 # tiny-space
 """
-SPACE_APP = 'import gradio as gr\n\ngr.Interface(fn=str.upper, inputs="text", outputs="text").launch()\n'
+SPACE_APP = (
+    'import gradio as gr\n\ngr.Interface(fn=str.upper, inputs="text", outputs="text").launch()\n'
+)
 
 
 def build_space() -> Repo:
@@ -423,11 +453,18 @@ def build_space() -> Repo:
     }
     a = _commit(t, rid, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
     return Repo(
-        t, rid, {"A": a}, branches={"main": a.sha},
+        t,
+        rid,
+        {"A": a},
+        branches={"main": a.sha},
         card_data={"title": "Tiny Space", "sdk": "gradio", "app_file": "app.py"},
-        extra_info={"sdk": "gradio", "tags": ["gradio"], "subdomain": "fake-org-tiny-space",
-                    "host": "https://fake-org-tiny-space.hf.space"},
-    )  # fmt: skip
+        extra_info={
+            "sdk": "gradio",
+            "tags": ["gradio"],
+            "subdomain": "fake-org-tiny-space",
+            "host": "https://fake-org-tiny-space.hf.space",
+        },
+    )
 
 
 def tiny_safetensors() -> bytes:
@@ -438,8 +475,10 @@ def tiny_safetensors() -> bytes:
 def build_restricted(repo_id: str, private: bool, gated: bool | str, weights: str) -> Repo:
     t = "model"
     config = {"architectures": ["TinyModel"], "model_type": "tiny", "repo": repo_id}
-    weights_data = tiny_safetensors() if weights.endswith(".safetensors") else pseudo_random(
-        f"{repo_id}/{weights}", 64 * 1024
+    weights_data = (
+        tiny_safetensors()
+        if weights.endswith(".safetensors")
+        else pseudo_random(f"{repo_id}/{weights}", 64 * 1024)
     )
     files = {
         "config.json": make_file("config.json", (json.dumps(config, indent=2) + "\n").encode()),
@@ -447,9 +486,14 @@ def build_restricted(repo_id: str, private: bool, gated: bool | str, weights: st
     }
     a = _commit(t, repo_id, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
     return Repo(
-        t, repo_id, {"A": a}, branches={"main": a.sha}, private=private, gated=gated,
+        t,
+        repo_id,
+        {"A": a},
+        branches={"main": a.sha},
+        private=private,
+        gated=gated,
         extra_info={"tags": ["tiny"]},
-    )  # fmt: skip
+    )
 
 
 def build_repos() -> dict[tuple[str, str], Repo]:

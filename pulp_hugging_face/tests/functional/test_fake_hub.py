@@ -1,0 +1,605 @@
+"""The fake hub is faithful: the real huggingface_hub client works directly against it.
+
+No Pulp here. Each client run is a subprocess (huggingface_hub reads HF_ENDPOINT at import time)
+with a fresh HF_HOME, so these tests also document what a direct download leaves in a client
+cache, the reference that the Pulp tests compare against.
+"""
+
+import hashlib
+import http.client
+import importlib.metadata
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from pulp_hugging_face.tests.functional.fake_hub import (
+    DATASET_ID,
+    GATED_ID,
+    MODEL_ID,
+    PRIVATE_ID,
+    SPACE_ID,
+    FakeHub,
+)
+
+pytest.importorskip("huggingface_hub")
+# huggingface_hub 0.x lists files from repo info `siblings` and ignores tree `xetHash`; 1.x+
+# lists the tree. The tests run with any of them (the client runs in this interpreter).
+CLIENT_MAJOR = int(importlib.metadata.version("huggingface_hub").split(".")[0])
+
+PARQUET = "parquet/train-00000-of-00001.parquet"
+FOLDER_PREFIX = {"model": "models", "dataset": "datasets", "space": "spaces"}
+
+
+@pytest.fixture(scope="module")
+def hub():
+    with FakeHub() as hub:
+        yield hub
+
+
+@pytest.fixture(autouse=True)
+def clean_hub(hub):
+    hub.reset(everything=True)
+    yield
+    hub.reset(everything=True)
+
+
+@pytest.fixture
+def client(hub, tmp_path):
+    """Run a snippet with the real client against the fake hub; it emits one JSON result."""
+
+    def run(code: str, args=None, xet: bool = False, token: str | None = None):
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if "proxy" not in k.lower() and not k.startswith(("HF_", "HUGGING"))
+        }
+        env.update(
+            {
+                "HF_ENDPOINT": hub.url,
+                "HF_HOME": str(tmp_path / "hf_home"),
+                "HF_XET_CACHE": str(tmp_path / "xet_cache"),
+                "HF_HUB_DISABLE_TELEMETRY": "1",
+                "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+                "NO_PROXY": "*",
+                "CLIENT_ARGS": json.dumps(args or {}),
+            }
+        )
+        if not xet:
+            env["HF_HUB_DISABLE_XET"] = "1"
+        if token:
+            env["HF_TOKEN"] = token
+        prelude = (
+            "import json, os\n"
+            "ARGS = json.loads(os.environ['CLIENT_ARGS'])\n"
+            "def emit(result): print('RESULT ' + json.dumps(result))\n"
+        )
+        proc = subprocess.run(
+            [sys.executable, "-c", prelude + textwrap.dedent(code)],
+            check=False,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
+        results = [line[7:] for line in proc.stdout.splitlines() if line.startswith("RESULT ")]
+        assert proc.returncode == 0 and results, f"client failed:\n{proc.stdout}\n{proc.stderr}"
+        return json.loads(results[-1])
+
+    run.cache = tmp_path / "hf_home" / "hub"
+    return run
+
+
+def cache_folder(client, repo_type: str, repo_id: str) -> Path:
+    return client.cache / f"{FOLDER_PREFIX[repo_type]}--{repo_id.replace('/', '--')}"
+
+
+def raw(hub, method: str, path: str, headers=None, origin=None):
+    """One HTTP request, redirects not followed: (status, headers, body)."""
+    url = urllib.parse.urlsplit(origin or hub.url)
+    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+    try:
+        conn.request(method, path, headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.headers, response.read()
+    finally:
+        conn.close()
+
+
+DOWNLOAD = """
+from huggingface_hub import hf_hub_download
+emit([hf_hub_download(c["repo_id"], c["filename"], repo_type=c["repo_type"],
+                      revision=c["revision"]) for c in ARGS["cases"]])
+"""
+
+
+def test_hf_hub_download(hub, client):
+    repos = hub.repos()["repos"]
+    sha_a = repos[MODEL_ID]["commits"]["A"]
+    cases = [
+        ("model", MODEL_ID, "config.json", "main", "A"),
+        ("model", MODEL_ID, "big.bin", "main", "A"),  # LFS through the CDN
+        ("model", MODEL_ID, "xet/weights.bin", "main", "A"),  # Xet-backed, here over HTTP
+        ("model", MODEL_ID, "model.safetensors", "main", "A"),  # the real 90 MB model
+        ("model", MODEL_ID, "tokenizer_config.json", "v1.0", "A"),
+        ("model", MODEL_ID, "pr-only.txt", "refs/pr/1", "C"),
+        ("model", MODEL_ID, "1_Pooling/config.json", sha_a, "A"),
+        ("model", MODEL_ID, "docs/read me.txt", "main", "A"),
+        ("model", MODEL_ID, "docs/naïve-日本.txt", "main", "A"),
+        ("dataset", DATASET_ID, "data/train.csv", "main", "A"),
+        ("dataset", DATASET_ID, PARQUET, "refs/convert/parquet", "A"),
+        ("space", SPACE_ID, "app.py", "main", "A"),
+    ]
+    args = [{"repo_type": t, "repo_id": i, "filename": f, "revision": r} for t, i, f, r, _ in cases]
+    paths = client(DOWNLOAD, {"cases": args})
+
+    for (repo_type, repo_id, filename, revision, label), path in zip(cases, paths, strict=True):
+        repo = repos[repo_id]
+        sha, facts = repo["commits"][label], repo["files"][label][filename]
+        folder = cache_folder(client, repo_type, repo_id)
+        assert Path(path) == folder / "snapshots" / sha / filename
+        # The blob is named after the etag: git sha1 for regular files, sha256 for LFS ones.
+        blob = Path(os.path.realpath(path))
+        assert blob == folder / "blobs" / (facts["sha256"] if facts["lfs"] else facts["git_sha1"])
+        assert blob.name == facts["etag"]
+        content = blob.read_bytes()
+        assert len(content) == facts["size"]
+        assert hashlib.sha256(content).hexdigest() == facts["sha256"]
+        if facts["size"] < 1 << 20:
+            assert content == hub.file_bytes(repo_id, filename, revision)
+        if revision != sha:
+            assert (folder / "refs" / revision).read_text() == sha
+
+    # The bytes of the 4 LFS files (big.bin, xet/weights.bin, model.safetensors, the parquet
+    # file) came from the CDN, those of regular files from the hub.
+    cdn_blobs = {r["path"].rsplit("/", 1)[1] for r in hub.stats()["cdn_requests"]}
+    lfs = {
+        f["sha256"]
+        for _, i, p, _, label in cases
+        for f in [repos[i]["files"][label][p]]
+        if f["lfs"]
+    }
+    assert cdn_blobs == lfs and len(lfs) == 4
+
+
+def test_download_counts(hub, client):
+    """A regular file is a HEAD and a GET on the hub; an LFS file a HEAD there, a GET at the CDN."""
+    client(
+        DOWNLOAD,
+        {
+            "cases": [
+                {
+                    "repo_type": "model",
+                    "repo_id": MODEL_ID,
+                    "filename": "config.json",
+                    "revision": "main",
+                }
+            ]
+        },
+    )
+    stats = hub.stats()
+    assert [(r["method"], r["kind"]) for r in stats["requests"]] == [
+        ("HEAD", "resolve"),
+        ("GET", "resolve"),
+    ]
+    hub.reset()
+    client(
+        DOWNLOAD,
+        {
+            "cases": [
+                {
+                    "repo_type": "model",
+                    "repo_id": MODEL_ID,
+                    "filename": "big.bin",
+                    "revision": "main",
+                }
+            ]
+        },
+    )
+    stats = hub.stats()
+    assert [(r["method"], r["kind"], r["status"]) for r in stats["requests"]] == [
+        ("HEAD", "resolve", 302),
+        ("GET", "cdn", 200),
+    ]
+    assert stats["total"] == 2 and stats["by_kind"] == {"resolve": 1, "cdn": 1}
+    assert stats["cdn_requests"][0]["headers"]["Host"] == hub.cdn_url.split("//")[1]
+    hub.reset()
+    assert hub.stats() == {"total": 0, "by_kind": {}, "requests": [], "cdn_requests": []}
+
+
+def test_private_repo_with_token_never_leaks_it_to_the_cdn(hub, client):
+    paths = client(
+        DOWNLOAD,
+        {
+            "cases": [
+                {"repo_type": "model", "repo_id": PRIVATE_ID, "filename": f, "revision": "main"}
+                for f in ("config.json", "weights.bin")
+            ]
+        },
+        token=hub.token,
+    )
+    assert Path(paths[1]).read_bytes() == hub.file_bytes(PRIVATE_ID, "weights.bin")
+    stats = hub.stats()
+    assert stats["by_kind"] == {"resolve": 3, "cdn": 1}
+    hub_requests = [r for r in stats["requests"] if r["origin"] == "hub"]
+    assert all(r["authorization"] == f"Bearer {hub.token}" for r in hub_requests)
+    assert "Authorization" not in stats["cdn_requests"][0]["headers"]
+    assert stats["cdn_requests"][0]["authorization"] is None
+
+
+def test_xet_is_advertised(hub, client):
+    repo = hub.repo(MODEL_ID)
+    facts, sha = repo["files"]["A"]["xet/weights.bin"], repo["commits"]["A"]
+    status, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
+    assert status == 302
+    assert headers["X-Xet-Hash"] == facts["xet_hash"]
+    token_url = f"{hub.url}/api/models/{MODEL_ID}/xet-read-token/{sha}"
+    assert f'<{token_url}>; rel="xet-auth"' in headers["Link"]
+    assert headers["X-Xet-Refresh-Route"] == token_url
+    assert headers["X-Linked-Etag"] == f'"{facts["sha256"]}"'
+    assert headers["X-Linked-Size"] == str(facts["size"])
+    assert headers["Location"].startswith(f"{hub.cdn_url}/cdn/{facts['sha256']}?")
+
+    status, headers, _ = raw(hub, "GET", token_url.removeprefix(hub.url))
+    assert status == 200 and headers["X-Xet-Cas-Url"] == f"{hub.url}/_fake/cas"
+    assert headers["X-Xet-Access-Token"] and int(headers["X-Xet-Token-Expiration"]) > 0
+    assert hub.count("xet") == 1
+
+    # A client with hf_xet takes the Xet road for this file: it asks for a Xet token. (The fake
+    # has no CAS server, so that download fails; a cache in front must never let this happen.)
+    hub.reset()
+    result = client(
+        """
+        from huggingface_hub import hf_hub_download
+        try:
+            hf_hub_download(ARGS["repo_id"], "xet/weights.bin")
+            emit("downloaded")
+        except Exception as exc:
+            emit(type(exc).__name__)
+    """,
+        {"repo_id": MODEL_ID},
+        xet=True,
+    )
+    assert result != "downloaded"
+    assert hub.count("xet") >= 1 and hub.count("cdn") == 0
+
+    hub.configure(xet=False)
+    status, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
+    assert status == 302 and "X-Xet-Hash" not in headers and "Link" not in headers
+
+
+def test_snapshot_download_paginates_the_tree(hub, client):
+    hub.configure(page_size=3)
+    repo = hub.repo(MODEL_ID)
+    sha, files = repo["commits"]["A"], repo["files"]["A"]
+    result = client(
+        """
+        from huggingface_hub import snapshot_download
+        emit([snapshot_download(ARGS["repo_id"]),
+              snapshot_download(ARGS["repo_id"], revision="v1.0",
+                                allow_patterns=["*.json", "docs/*"], local_dir=ARGS["local"])])
+    """,
+        {"repo_id": MODEL_ID, "local": str(client.cache.parent / "local")},
+    )
+    snapshot, local = Path(result[0]), Path(result[1])
+    assert snapshot == cache_folder(client, "model", MODEL_ID) / "snapshots" / sha
+    found = {p.relative_to(snapshot).as_posix() for p in snapshot.rglob("*") if p.is_file()}
+    assert found == set(files)
+    for path, facts in files.items():
+        blob = Path(os.path.realpath(snapshot / path))
+        assert blob.name == facts["etag"] and blob.stat().st_size == facts["size"]
+
+    allowed = {p for p in files if p.endswith(".json") or p.startswith("docs/")}
+    found = {
+        p.relative_to(local).as_posix()
+        for p in local.rglob("*")
+        if p.is_file() and ".cache" not in p.parts
+    }
+    assert found == allowed
+    assert (local / "docs" / "read me.txt").read_bytes() == hub.file_bytes(
+        MODEL_ID, "docs/read me.txt"
+    )
+
+    # 1.x+: one recursive listing of the files and 3 directories (1_Pooling, docs, xet), 3 a page.
+    tree_calls = [r for r in hub.stats()["requests"] if "/tree/" in r["path"]]
+    if CLIENT_MAJOR == 0:
+        return
+    assert len(tree_calls) >= -(-(len(files) + 3) // 3)
+    assert sum("cursor=" in r["query"] for r in tree_calls) >= len(tree_calls) // 2
+    assert all(r["status"] == 200 for r in tree_calls)
+
+
+def test_hf_api(hub, client):
+    hub.configure(page_size=3)
+    repo = hub.repo(MODEL_ID)
+    sha, files = repo["commits"]["A"], repo["files"]["A"]
+    result = client(
+        """
+        from huggingface_hub import HfApi
+        api = HfApi()
+        info = api.model_info(ARGS["repo_id"])
+        full = api.model_info(ARGS["repo_id"], revision="refs/pr/1", files_metadata=True)
+        tree = list(api.list_repo_tree(ARGS["repo_id"], recursive=True))
+        docs = list(api.list_repo_tree(ARGS["repo_id"], path_in_repo="docs", expand=True))
+        paths = api.get_paths_info(ARGS["repo_id"], ["config.json", "docs", "big.bin", "nope"])
+        refs = api.list_repo_refs(ARGS["repo_id"], include_pull_requests=True)
+        dataset = api.dataset_info(ARGS["dataset"], revision="refs/convert/parquet")
+        space = api.space_info(ARGS["space"])
+        emit({
+            "info": [info.id, info.sha, info.library_name, info.pipeline_tag, info.private,
+                     info.card_data["license"], sorted(s.rfilename for s in info.siblings)],
+            "full": [full.sha, {s.rfilename: [s.size, s.blob_id, s.lfs and s.lfs.sha256]
+                                for s in full.siblings}],
+            "tree": {e.path: [type(e).__name__, getattr(e, "size", None),
+                              getattr(e, "lfs", None) and e.lfs.sha256,
+                              getattr(e, "xet_hash", None)] for e in tree},
+            "docs": [[e.path, e.last_commit.oid] for e in docs],
+            "paths": [[e.path, type(e).__name__] for e in paths],
+            "refs": [[r.name, r.target_commit] for r in refs.branches + refs.tags
+                     + refs.pull_requests],
+            "dataset": [dataset.sha, dataset.card_data["configs"][0]["config_name"]],
+            "space": [space.sha, space.sdk],
+        })
+    """,
+        {"repo_id": MODEL_ID, "dataset": DATASET_ID, "space": SPACE_ID},
+    )
+
+    assert result["info"] == [
+        MODEL_ID,
+        sha,
+        "sentence-transformers",
+        "sentence-similarity",
+        False,
+        "apache-2.0",
+        sorted(files),
+    ]
+    sha_c, files_c = repo["commits"]["C"], repo["files"]["C"]
+    assert result["full"][0] == sha_c
+    assert result["full"][1] == {
+        p: [f["size"], f["oid"], f["sha256"] if f["lfs"] else None] for p, f in files_c.items()
+    }
+    dirs = {"1_Pooling", "docs", "xet"}
+    assert set(result["tree"]) == set(files) | dirs
+    for path in dirs:
+        assert result["tree"][path][0] == "RepoFolder"
+    for path, f in files.items():
+        assert result["tree"][path] == [
+            "RepoFile",
+            f["size"],
+            f["sha256"] if f["lfs"] else None,
+            f["xet_hash"] if CLIENT_MAJOR >= 1 else None,
+        ]
+    assert result["docs"] == [["docs/naïve-日本.txt", sha], ["docs/read me.txt", sha]]
+    # The recursive listing came in pages of 3, following the Link headers.
+    pages = [r for r in hub.stats()["requests"] if "/tree/main?" in r["path"] + "?"]
+    pages = [r for r in pages if "recursive=true" in r["query"].lower()]
+    assert len(pages) == -(-len(result["tree"]) // 3)
+    assert all("cursor=" in r["query"] for r in pages[1:])
+    assert result["paths"] == [
+        ["config.json", "RepoFile"],
+        ["docs", "RepoFolder"],
+        ["big.bin", "RepoFile"],
+    ]
+    assert result["refs"] == [["main", sha], ["v1.0", sha], ["refs/pr/1", sha_c]]
+    assert result["dataset"] == [hub.commit_sha(DATASET_ID, "A"), "default"]
+    assert result["space"] == [hub.commit_sha(SPACE_ID, "A"), "gradio"]
+
+
+def test_hf_file_system(hub, client):
+    big = hub.file_bytes(MODEL_ID, "big.bin")
+    config = hub.file_bytes(MODEL_ID, "config.json")
+    parquet = hub.file_bytes(DATASET_ID, PARQUET)
+    result = client(
+        """
+        from huggingface_hub import HfFileSystem
+        fs = HfFileSystem()
+        m, d = ARGS["model"], "datasets/" + ARGS["dataset"]
+        out = {"ls": sorted(fs.ls(f"{m}/docs", detail=False)),
+               "info": [fs.info(f"{m}/big.bin")["size"], fs.info(f"{m}/docs")["type"]]}
+        with fs.open(f"{m}/big.bin", "rb") as f:
+            f.seek(10)
+            out["big"] = f.read(20).hex()
+        with fs.open(f"{m}/config.json", "rb") as f:
+            f.seek(10)
+            out["config"] = f.read(20).hex()
+        parquet = f"{d}@refs%2Fconvert%2Fparquet/parquet/train-00000-of-00001.parquet"
+        with fs.open(parquet, "rb") as f:
+            f.seek(-8, 2)
+            out["footer"] = f.read().hex()
+        out["exists"] = [fs.exists(f"{m}/docs/read me.txt"), fs.exists(f"{m}/missing.txt")]
+        emit(out)
+    """,
+        {"model": MODEL_ID, "dataset": DATASET_ID},
+    )
+    assert result["ls"] == [f"{MODEL_ID}/docs/naïve-日本.txt", f"{MODEL_ID}/docs/read me.txt"]
+    assert result["info"] == [len(big), "directory"]
+    assert bytes.fromhex(result["big"]) == big[10:30]
+    assert bytes.fromhex(result["config"]) == config[10:30]
+    assert bytes.fromhex(result["footer"]) == parquet[-8:] and parquet.endswith(b"PAR1")
+    assert result["exists"] == [True, False]
+    # Range reads: LFS files are redirected (302) to the CDN, which answers 206 like the hub.
+    ranged = {(r["kind"], r["file"], r["status"]) for r in hub.stats()["requests"] if r["range"]}
+    lfs = {
+        hub.repo(MODEL_ID)["files"]["A"]["big.bin"]["sha256"],
+        hub.repo(DATASET_ID)["files"]["A"][PARQUET]["sha256"],
+    }
+    assert ranged == {
+        ("resolve", "big.bin", 302),
+        ("resolve", "config.json", 206),
+        ("resolve", PARQUET, 302),
+    } | {("cdn", sha, 206) for sha in lfs}
+
+
+def test_error_mapping(hub, client):
+    result = client(
+        """
+        from huggingface_hub import HfApi, hf_hub_download
+        from huggingface_hub import errors
+
+        def attempt(repo_id, filename="config.json", **kw):
+            try:
+                hf_hub_download(repo_id, filename, **kw)
+                return ["ok"]
+            except Exception as exc:
+                return [name for name in ("EntryNotFoundError", "RevisionNotFoundError",
+                                          "GatedRepoError", "RepositoryNotFoundError")
+                        if isinstance(exc, getattr(errors, name))]
+
+        emit({
+            "missing_file": attempt(ARGS["model"], "missing.txt"),
+            "bad_revision": attempt(ARGS["model"], revision="no-such-branch"),
+            "unknown_repo": attempt("fake-org/does-not-exist"),
+            "unknown_repo_token": attempt("fake-org/does-not-exist", token="hf_other"),
+            "wrong_type": attempt(ARGS["model"], repo_type="dataset"),
+            "gated": attempt(ARGS["gated"]),
+            "gated_wrong_token": attempt(ARGS["gated"], token="hf_other"),
+            "gated_token": attempt(ARGS["gated"], token=ARGS["token"]),
+            "private": attempt(ARGS["private"]),
+            "private_wrong_token": attempt(ARGS["private"], token="hf_other"),
+            "private_token": attempt(ARGS["private"], "weights.bin", token=ARGS["token"]),
+            "private_info": HfApi(token=ARGS["token"]).model_info(ARGS["private"]).private,
+        })
+    """,
+        {"model": MODEL_ID, "gated": GATED_ID, "private": PRIVATE_ID, "token": hub.token},
+    )
+    not_found = ["RepositoryNotFoundError"]
+    assert result == {
+        "missing_file": ["EntryNotFoundError"],
+        "bad_revision": ["RevisionNotFoundError"],
+        "unknown_repo": not_found,
+        "unknown_repo_token": not_found,
+        "wrong_type": not_found,
+        "gated": ["GatedRepoError", "RepositoryNotFoundError"],
+        "gated_wrong_token": ["GatedRepoError", "RepositoryNotFoundError"],
+        "gated_token": ["ok"],
+        "private": not_found,
+        "private_wrong_token": not_found,
+        "private_token": ["ok"],
+        "private_info": True,
+    }
+    # A missing file is a 404 that still names the commit (the client's .no_exist marker).
+    sha = hub.commit_sha(MODEL_ID, "A")
+    assert (cache_folder(client, "model", MODEL_ID) / ".no_exist" / sha / "missing.txt").exists()
+    statuses = {
+        (r["repo_id"], r["authorization"] is not None): r["status"]
+        for r in hub.stats()["requests"]
+        if r["file"] == "config.json"
+    }
+    assert statuses[("fake-org/does-not-exist", False)] == 401
+    assert statuses[("fake-org/does-not-exist", True)] == 404
+    assert statuses[(GATED_ID, False)] == 401
+
+
+def test_error_responses_look_like_the_hub(hub):
+    status, headers, body = raw(hub, "GET", f"/{MODEL_ID}/resolve/main/missing.txt")
+    assert (status, headers["X-Error-Code"]) == (404, "EntryNotFound")
+    assert headers["X-Repo-Commit"] == hub.commit_sha(MODEL_ID, "A")
+    assert json.loads(body) == {"error": "Entry not found"}
+    status, headers, _ = raw(hub, "GET", f"/api/models/{MODEL_ID}/revision/nope")
+    assert (status, headers["X-Error-Code"]) == (404, "RevisionNotFound")
+    status, headers, _ = raw(hub, "GET", f"/api/models/{PRIVATE_ID}/tree/main")
+    assert (status, headers["X-Error-Code"], headers["X-Error-Message"]) == (
+        401,
+        "RepoNotFound",
+        "Repository not found",
+    )
+    status, headers, _ = raw(hub, "GET", f"/api/models/{MODEL_ID}/tree/main/nope")
+    assert (status, headers["X-Error-Code"]) == (404, "EntryNotFound")
+    status, headers, body = raw(
+        hub, "GET", f"/{MODEL_ID}/resolve/main/config.json", {"Range": "bytes=100000-"}
+    )
+    assert (
+        status == 416
+        and headers["Content-Range"] == f"bytes */{len(hub.file_bytes(MODEL_ID, 'config.json'))}"
+    )
+
+
+def test_transient_5xx_is_retried_and_other_faults(hub, client):
+    hub.configure(fault="5xx", fault_target="resolve", fault_count=1)
+    paths = client(
+        DOWNLOAD,
+        {
+            "cases": [
+                {
+                    "repo_type": "model",
+                    "repo_id": MODEL_ID,
+                    "filename": "config.json",
+                    "revision": "main",
+                }
+            ]
+        },
+    )
+    assert Path(paths[0]).read_bytes() == hub.file_bytes(MODEL_ID, "config.json")
+    statuses = [r["status"] for r in hub.stats()["requests"]]
+    assert statuses[0] == 503 and statuses[-1] == 200
+
+    hub.configure(fault="5xx", fault_target="api")
+    status, headers, body = raw(hub, "GET", f"/api/models/{MODEL_ID}")
+    assert status == 503 and "error" in json.loads(body) and headers["X-Error-Message"]
+    status, _, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/config.json")
+    assert status == 200  # not targeted
+    hub.configure(fault="429", retry_after=7)
+    status, headers, _ = raw(hub, "GET", f"/{MODEL_ID}/resolve/main/config.json")
+    assert (status, headers["Retry-After"]) == (429, "7")
+    hub.configure(fault=None)
+    assert raw(hub, "GET", f"/api/models/{MODEL_ID}")[0] == 200
+
+
+@pytest.mark.parametrize("fault", ["drop", "short", "corrupt"])
+def test_body_faults(hub, fault):
+    _, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/big.bin")
+    location = urllib.parse.urlsplit(headers["Location"])
+    expected = hub.file_bytes(MODEL_ID, "big.bin")
+    hub.configure(fault=fault, fault_target="cdn")
+    conn = http.client.HTTPConnection(location.hostname, location.port, timeout=30)
+    conn.request("GET", f"{location.path}?{location.query}")
+    response = conn.getresponse()
+    assert response.status == 200 and int(response.headers["Content-Length"]) == len(expected)
+    try:
+        body = response.read()
+    except (http.client.IncompleteRead, ConnectionError) as exc:
+        body = getattr(exc, "partial", b"")
+    finally:
+        conn.close()
+    if fault == "corrupt":
+        assert len(body) == len(expected) and body != expected
+    else:
+        assert len(body) < len(expected) and expected.startswith(body)
+
+
+def test_move_branch(hub, client):
+    script = """
+        from huggingface_hub import HfApi, hf_hub_download
+        repo_id = ARGS["repo_id"]
+        emit([hf_hub_download(repo_id, "config.json"), HfApi().model_info(repo_id).sha])
+    """
+    sha_a, sha_b = hub.commit_sha(MODEL_ID, "A"), hub.commit_sha(MODEL_ID, "B")
+    path_a, info_sha = client(script, {"repo_id": MODEL_ID})
+    assert info_sha == sha_a and f"/snapshots/{sha_a}/" in path_a
+    hub.move_branch(MODEL_ID, "B")
+    assert hub.repo(MODEL_ID)["refs"]["main"] == sha_b
+    path_b, info_sha = client(script, {"repo_id": MODEL_ID})
+    assert info_sha == sha_b and f"/snapshots/{sha_b}/" in path_b
+    assert json.loads(Path(path_b).read_text())["fake_hub_revision"] == "B"
+    assert "fake_hub_revision" not in json.loads(Path(path_a).read_text())
+    folder = cache_folder(client, "model", MODEL_ID)
+    assert (folder / "refs" / "main").read_text() == sha_b
+    assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/new-in-b.txt")[0] == 200
+    assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/{sha_a}/new-in-b.txt")[0] == 404
+    hub.move_branch(MODEL_ID, sha_a)
+    assert hub.commit_sha(MODEL_ID, "main") == sha_a
+
+
+def test_restart_keeps_ports(hub):
+    url, cdn_url = hub.url, hub.cdn_url
+    hub.stop()
+    with pytest.raises(OSError):
+        raw(hub, "GET", "/_fake/stats")
+    hub.start()
+    assert (hub.url, hub.cdn_url) == (url, cdn_url)
+    assert hub.count() == 0
