@@ -157,9 +157,7 @@ def run_hf_client(code, endpoint, hf_home, env=None, timeout=300):
     process. `code` must assign the JSON-serializable `result`.
     """
     script = "import json\n" + textwrap.dedent(code) + "\nprint('RESULT:' + json.dumps(result))\n"
-    run_env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))
-    }
+    run_env = {k: v for k, v in os.environ.items() if not k.startswith(("HF_", "HUGGINGFACE_"))}
     run_env.update(
         {
             "HF_ENDPOINT": endpoint,
@@ -176,6 +174,7 @@ def run_hf_client(code, endpoint, hf_home, env=None, timeout=300):
         capture_output=True,
         text=True,
         timeout=timeout,
+        check=False,  # a failed run is reported below with its output
     )
     for line in reversed(proc.stdout.splitlines()):
         if line.startswith("RESULT:"):

@@ -125,7 +125,9 @@ class HuggingFaceHandler(Handler):
             headers["X-Linked-Etag"] = f'"{facts.etag}"'
         if request.method == "HEAD":
             return web.Response(headers={**headers, "Content-Length": str(facts.size)})
-        return await self._serve_file(request, distribution, remote, resolve_request, facts, headers)
+        return await self._serve_file(
+            request, distribution, remote, resolve_request, facts, headers
+        )
 
     async def _serve_file(self, request, distribution, remote, resolve_request, facts, headers):
         relative_path = resolve_request.path(revision=facts.commit)

@@ -45,9 +45,7 @@ class HubDownloader(HttpDownloader):
         if callback is not None:
 
             async def filtered_callback(headers):
-                await callback(
-                    {k: v for k, v in headers.items() if k.lower() in PASSED_ON_HEADERS}
-                )
+                await callback({k: v for k, v in headers.items() if k.lower() in PASSED_ON_HEADERS})
 
             kwargs["headers_ready_callback"] = filtered_callback
         super().__init__(url, **kwargs)

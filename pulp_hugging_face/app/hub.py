@@ -135,7 +135,7 @@ def resolve_path(repo, revision, filename):
 
 
 def is_commit(revision):
-    return bool(revision) and COMMIT_RE.match(revision) is not None
+    return isinstance(revision, str) and COMMIT_RE.fullmatch(revision) is not None
 
 
 def validate_repo_id(repo_id):
@@ -143,7 +143,7 @@ def validate_repo_id(repo_id):
     if not 1 <= len(parts) <= 2:
         raise BadHubPath(f"Invalid repo id {repo_id!r}: expected 'name' or 'namespace/name'.")
     for part in parts:
-        if not part or len(part) > MAX_REPO_NAME_LENGTH or not _REPO_PART_RE.match(part):
+        if not part or len(part) > MAX_REPO_NAME_LENGTH or not _REPO_PART_RE.fullmatch(part):
             raise BadHubPath(
                 f"Invalid repo id {repo_id!r}: use letters, digits, '-', '_' and '.', "
                 f"at most {MAX_REPO_NAME_LENGTH} characters per part."
@@ -153,6 +153,8 @@ def validate_repo_id(repo_id):
                 f"Invalid repo id {repo_id!r}: '-' and '.' cannot start or end a name, "
                 "and '--' and '..' are forbidden."
             )
+    if repo_id.endswith(".git"):
+        raise BadHubPath(f"Invalid repo id {repo_id!r}: cannot end with '.git'.")
     return repo_id
 
 
@@ -162,7 +164,7 @@ def validate_revision(revision):
     if (
         not revision
         or len(revision) > MAX_REVISION_LENGTH
-        or not _REVISION_RE.match(revision)
+        or not _REVISION_RE.fullmatch(revision)
         or revision[0] in "-/."
         or revision.endswith(("/", ".", ".lock"))
         or ".." in revision
@@ -171,7 +173,8 @@ def validate_revision(revision):
     ):
         raise BadHubPath(f"Invalid revision {revision!r}.")
     if revision.startswith("refs/") and not (
-        _PR_RE.match(revision) or revision.startswith(("refs/convert/", "refs/heads/", "refs/tags/"))
+        _PR_RE.fullmatch(revision)
+        or revision.startswith(("refs/convert/", "refs/heads/", "refs/tags/"))
     ):
         raise BadHubPath(f"Invalid revision {revision!r}.")
     return revision
@@ -180,7 +183,11 @@ def validate_revision(revision):
 def validate_filename(filename):
     if not filename:
         raise BadHubPath("A file path is required.")
-    if len(filename.encode()) > MAX_FILENAME_LENGTH:
+    try:
+        encoded = filename.encode()
+    except UnicodeEncodeError:  # a lone surrogate: undecodable bytes in the request path
+        raise BadHubPath("File path is not valid UTF-8.")
+    if len(encoded) > MAX_FILENAME_LENGTH:
         raise BadHubPath(f"File path longer than {MAX_FILENAME_LENGTH} bytes.")
     if _CONTROL_RE.search(filename):
         raise BadHubPath("File path contains control characters.")
@@ -209,12 +216,15 @@ def _split_repo(segments, marker_positions):
         offset = 1
     else:
         offset = 0
-    for position in marker_positions:
-        if len(segments) > position and segments[position] in ("resolve",):
-            raw_id = "/".join(segments[:position])
-            if "%" in raw_id:
-                raise BadHubPath("Invalid repo id: percent-encoded characters are not allowed.")
-            return RepoRef(repo_type, validate_repo_id(raw_id)), position + offset
+    # A complete `.../resolve/{revision}/{file}` wins (`gpt2/resolve/resolve/x` is branch
+    # "resolve" of gpt2); else an incomplete one is still a resolve path, and a bad request.
+    for needed in (2, 0):
+        for position in marker_positions:
+            if len(segments) > position + needed and segments[position] == "resolve":
+                raw_id = "/".join(segments[:position])
+                if "%" in raw_id:
+                    raise BadHubPath("Invalid repo id: percent-encoded characters are not allowed.")
+                return RepoRef(repo_type, validate_repo_id(raw_id)), position + offset
     return None, None
 
 
@@ -259,11 +269,17 @@ def _parse_api(segments):
     segments = segments[1:]
     # api/{type}s/{ns}/{name}/... or api/{type}s/{name}/... (legacy unnamespaced repos);
     # a known endpoint word right after the first segment means no namespace.
+    # A known endpoint word right after the first segment means no namespace, unless the
+    # endpoint then lacks its revision (`api/models/org/tree` is the repo "org/tree").
     known = ("revision", "tree", "paths-info", "refs", "xet-read-token", "commits")
-    if len(segments) >= 2 and segments[1] not in known:
-        raw_id, rest = "/".join(segments[:2]), segments[2:]
-    else:
+    revisioned = ("revision", "tree", "paths-info")
+    unnamespaced = len(segments) < 2 or (
+        segments[1] in known and not (segments[1] in revisioned and len(segments) == 2)
+    )
+    if unnamespaced:
         raw_id, rest = segments[0], segments[1:]
+    else:
+        raw_id, rest = "/".join(segments[:2]), segments[2:]
     if "%" in raw_id:
         raise BadHubPath("Invalid repo id: percent-encoded characters are not allowed.")
     repo = RepoRef(repo_type, validate_repo_id(raw_id))
@@ -291,30 +307,13 @@ def _parse_api(segments):
 
 # --- headers ---------------------------------------------------------------------------------
 
-# Headers that switch an hf_xet client to the Xet protocol, which bypasses the cache.
-XET_HEADERS = ("x-xet-hash", "x-xet-refresh-route", "x-xet-cas-url", "x-xet-access-token")
-
 
 def normalize_etag(etag):
     """The client's normalization (file_download._normalize_etag): drop W/ and quotes."""
     if etag is None:
         return None
     etag = etag.strip()
-    if etag.startswith("W/"):
-        etag = etag[2:]
-    return etag.strip('"')
-
-
-def strip_xet_links(link_header):
-    """Drop `rel="xet-..."` entries from a Link header; None when nothing is left."""
-    if not link_header:
-        return None
-    kept = [
-        part.strip()
-        for part in _split_link_header(link_header)
-        if not re.search(r'rel\s*=\s*"?xet-', part)
-    ]
-    return ", ".join(kept) or None
+    return etag.removeprefix("W/").strip('"')
 
 
 def _split_link_header(value):
@@ -338,8 +337,8 @@ def _split_link_header(value):
 def next_page_url(link_header):
     """The `rel="next"` URL of a Link header, or None."""
     for part in _split_link_header(link_header or ""):
-        match = re.match(r'\s*<([^>]*)>(.*)$', part)
-        if match and re.search(r'rel\s*=\s*"?next"?', match.group(2)):
+        match = re.match(r"\s*<([^>]*)>(.*)$", part)
+        if match and re.search(r'(?:^|;)\s*rel\s*=\s*"?next"?\s*(?:;|$)', match.group(2)):
             return match.group(1)
     return None
 
@@ -351,9 +350,9 @@ def rebase_url(url, upstream_base, local_base):
     """
     upstream = urlsplit(upstream_base.rstrip("/") + "/")
     target = urlsplit(url)
-    if (target.scheme, target.netloc) != (upstream.scheme, upstream.netloc):
-        if target.scheme or target.netloc:
-            return None
+    other_origin = (target.scheme, target.netloc) != (upstream.scheme, upstream.netloc)
+    if other_origin and (target.scheme or target.netloc):
+        return None
     if not target.path.startswith(upstream.path):
         return None
     rest = target.path[len(upstream.path) :]
@@ -408,15 +407,10 @@ def file_facts_from_headers(headers):
     linked_etag = normalize_etag(headers.get("x-linked-etag"))
     etag = linked_etag or normalize_etag(headers.get("etag"))
     size = headers.get("x-linked-size") or headers.get("content-length")
-    if not commit or not is_commit(commit) or not etag or size is None:
+    if not is_commit(commit) or not etag or not (size and size.isascii() and size.isdigit()):
         return None
-    try:
-        size = int(size)
-    except ValueError:
-        return None
-    if size < 0:
-        return None
-    lfs_sha256 = linked_etag if linked_etag and SHA256_RE.match(linked_etag) else None
+    size = int(size)
+    lfs_sha256 = linked_etag if linked_etag and SHA256_RE.fullmatch(linked_etag) else None
     return FileFacts(commit=commit, etag=etag, size=size, lfs_sha256=lfs_sha256)
 
 

@@ -133,7 +133,7 @@ class HubMetadata:
             if facts is not None:
                 return facts, FRESH
         try:
-            facts = await self.upstream.file_facts(request, commit or request.revision)
+            facts = await self.upstream.file_facts(request, request.revision)
         except UpstreamUnavailable as exc:
             if commit:
                 facts = await self._stored_facts(request, commit)

@@ -156,7 +156,10 @@ class HuggingFaceDistribution(Distribution, AutoAddObjPermsMixin):
     class Meta:
         default_related_name = "%(app_label)s_%(model_name)s"
         permissions = [
-            ("manage_roles_huggingfacedistribution", "Can manage roles on Hugging Face distributions"),
+            (
+                "manage_roles_huggingfacedistribution",
+                "Can manage roles on Hugging Face distributions",
+            ),
         ]
 
 

@@ -115,11 +115,12 @@ class Upstream:
                         body = await response.content.read(MAX_METADATA_BYTES + 1)
                         if len(body) > MAX_METADATA_BYTES:
                             raise hub.HubError(502, None, "Upstream metadata answer too large.")
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (aiohttp.ClientError, TimeoutError) as exc:
                 raise UpstreamUnavailable(type(exc).__name__ if not str(exc) else str(exc))
             if status >= 500 or status == 429:
                 raise UpstreamUnavailable(
-                    f"{method} answered {status}", status=status,
+                    f"{method} answered {status}",
+                    status=status,
                     retry_after=headers.get("retry-after"),
                 )
             if status in REDIRECT_STATUSES and not (stop_at and stop_at(status, headers)):

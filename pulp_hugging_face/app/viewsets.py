@@ -107,11 +107,14 @@ class HuggingFaceContentViewSet(core_viewsets.ReadOnlyContentViewSet):
     DEFAULT_ACCESS_POLICY = {
         "statements": [
             {"action": ["list", "retrieve"], "principal": "authenticated", "effect": "allow"},
+            {
+                "action": ["set_label", "unset_label"],
+                "principal": "authenticated",
+                "effect": "allow",
+                "condition": ["has_model_or_domain_perms:core.manage_content_labels"],
+            },
         ],
-        "queryset_scoping": {
-            "function": "scope_queryset",
-            "parameters": {"repository_type": "hugging_face.huggingfacerepository"},
-        },
+        "queryset_scoping": {"function": "scope_queryset"},
     }
 
 
@@ -148,6 +151,9 @@ class HuggingFaceRepositoryViewSet(
     )
 
 
+REPOSITORY_PERMS = "has_repository_model_or_domain_or_obj_perms"
+
+
 class HuggingFaceRepositoryVersionViewSet(core_viewsets.RepositoryVersionViewSet):
     parent_viewset = HuggingFaceRepositoryViewSet
 
@@ -157,18 +163,15 @@ class HuggingFaceRepositoryVersionViewSet(core_viewsets.RepositoryVersionViewSet
                 "action": ["list", "retrieve"],
                 "principal": "authenticated",
                 "effect": "allow",
-                "condition": "has_repository_model_or_domain_or_obj_perms:"
-                "hugging_face.view_huggingfacerepository",
+                "condition": f"{REPOSITORY_PERMS}:hugging_face.view_huggingfacerepository",
             },
             {
                 "action": ["destroy"],
                 "principal": "authenticated",
                 "effect": "allow",
                 "condition": [
-                    "has_repository_model_or_domain_or_obj_perms:"
-                    "hugging_face.delete_huggingfacerepository",
-                    "has_repository_model_or_domain_or_obj_perms:"
-                    "hugging_face.view_huggingfacerepository",
+                    f"{REPOSITORY_PERMS}:hugging_face.delete_huggingfacerepository",
+                    f"{REPOSITORY_PERMS}:hugging_face.view_huggingfacerepository",
                 ],
             },
         ],

@@ -57,9 +57,7 @@ def test_distribution_exposes_remote_and_repository(
 ):
     remote = hf_remote_factory()
     repository = hf_repository_factory()
-    distribution = hf_distribution_factory(
-        remote=remote.pulp_href, repository=repository.pulp_href
-    )
+    distribution = hf_distribution_factory(remote=remote.pulp_href, repository=repository.pulp_href)
     assert distribution.remote == remote.pulp_href
     assert distribution.repository == repository.pulp_href
     assert distribution.base_url.rstrip("/").endswith(distribution.base_path)

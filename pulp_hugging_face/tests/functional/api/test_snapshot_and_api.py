@@ -89,7 +89,9 @@ def test_snapshot_download(
     assert hub_reset.count() == 0, hub_reset.stats()["requests"]
 
 
-def test_client_cache_identical_to_direct_download(hf_cache_factory, hub_reset, hf_client, tmp_path):
+def test_client_cache_identical_to_direct_download(
+    hf_cache_factory, hub_reset, hf_client, tmp_path
+):
     """A cache filled through Pulp is the one a direct download from the hub would give."""
     cache = hf_cache_factory()
     code = SNAPSHOT.format(repo_id=MODEL_ID, revision="main", allow=None, ignore=None)
