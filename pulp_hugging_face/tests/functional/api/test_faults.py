@@ -1,0 +1,91 @@
+"""Upstream faults never leave a partial or corrupt file in the cache."""
+
+import concurrent.futures
+import hashlib
+
+import pytest
+import requests
+
+from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID
+
+
+def resolve_url(endpoint, filename, revision="main"):
+    return f"{endpoint}/{MODEL_ID}/resolve/{revision}/{filename}"
+
+
+@pytest.mark.parametrize("fault", ["drop", "corrupt", "short"])
+def test_broken_body_is_never_stored(
+    hf_cache_factory, hub_reset, hugging_face_bindings, pulpcore_bindings, fault
+):
+    cache = hf_cache_factory(max_retries=0)
+    data = hub_reset.file_bytes(MODEL_ID, "big.bin")
+    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    url = resolve_url(cache.endpoint, "big.bin")
+    assert requests.head(url).status_code == 200  # metadata known before the body breaks
+
+    hub_reset.configure(fault=fault, fault_target="cdn", fault_count=1)
+    try:
+        broken = requests.get(url, timeout=60)
+        received = broken.content
+    except requests.exceptions.RequestException:
+        received = None
+    assert received != data
+
+    # The next request after the fault gets the right bytes, and only they are stored.
+    hub_reset.configure(fault=None)
+    good = requests.get(url, timeout=60)
+    assert good.status_code == 200
+    assert hashlib.sha256(good.content).hexdigest() == hashlib.sha256(data).hexdigest()
+    hub_reset.reset()
+    assert requests.get(url).content == data
+    assert hub_reset.count() == 0
+    units = hugging_face_bindings.ContentHuggingFaceApi.list(commit=commit, path="big.bin")
+    assert units.count >= 1
+    assert all(u.sha256 == hashlib.sha256(data).hexdigest() for u in units.results)
+    corrupt_digest = pulpcore_bindings.ArtifactsApi.list(
+        sha256=hashlib.sha256(received or b"").hexdigest()
+    )
+    assert corrupt_digest.count == 0
+
+
+@pytest.mark.parametrize("fault,status", [("5xx", 502), ("429", 429)])
+def test_upstream_errors_are_hf_style_and_not_cached(hf_cache_factory, hub_reset, fault, status):
+    cache = hf_cache_factory()
+    hub_reset.configure(fault=fault, fault_target="all", retry_after=7)
+    response = requests.get(resolve_url(cache.endpoint, "config.json"))
+    assert response.status_code == status
+    assert response.headers["X-Error-Code"] == "UpstreamUnavailable"
+    assert "unavailable" in response.json()["error"]
+
+    hub_reset.configure(fault=None)
+    recovered = requests.get(resolve_url(cache.endpoint, "config.json"))
+    assert recovered.status_code == 200
+    assert recovered.content == hub_reset.file_bytes(MODEL_ID, "config.json")
+
+
+def test_slow_upstream_metadata_times_out_quickly(hf_cache_factory, hub_reset):
+    cache = hf_cache_factory(metadata_timeout=1)
+    hub_reset.configure(latency=5)
+    response = requests.head(resolve_url(cache.endpoint, "config.json"), timeout=30)
+    assert response.status_code == 504
+    assert response.elapsed.total_seconds() < 4
+    assert response.headers["X-Error-Code"] == "UpstreamUnavailable"
+
+
+def test_parallel_cold_requests_store_one_artifact(
+    hf_cache_factory, hub_reset, hugging_face_bindings, pulpcore_bindings
+):
+    cache = hf_cache_factory()
+    data = hub_reset.file_bytes(MODEL_ID, "big.bin")
+    url = resolve_url(cache.endpoint, "big.bin")
+    requests.head(url)
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        bodies = list(pool.map(lambda _: requests.get(url, timeout=120).content, range(4)))
+
+    assert all(body == data for body in bodies)
+    sha256 = hashlib.sha256(data).hexdigest()
+    assert pulpcore_bindings.ArtifactsApi.list(sha256=sha256).count == 1
+    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    units = hugging_face_bindings.ContentHuggingFaceApi.list(commit=commit, path="big.bin")
+    assert units.count == 1
