@@ -43,15 +43,18 @@ UPSTREAM_UNAVAILABLE = "UpstreamUnavailable"
 class HubError(Exception):
     """An answer in the Hub's error shape: status, `X-Error-Code`, `X-Error-Message`."""
 
-    def __init__(self, status, code, message, commit=None):
+    def __init__(self, status, code, message, commit=None, retry_after=None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.commit = commit
+        self.retry_after = retry_after
 
     def headers(self):
         headers = {"X-Error-Message": _header_safe(self.message)}
+        if self.retry_after and self.retry_after.isdigit():
+            headers["Retry-After"] = self.retry_after
         if self.code:
             headers["X-Error-Code"] = self.code
         if self.commit:

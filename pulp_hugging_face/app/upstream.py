@@ -47,7 +47,10 @@ class UpstreamUnavailable(Exception):
         if self.status == 429:
             status = 429
         return hub.HubError(
-            status, hub.UPSTREAM_UNAVAILABLE, f"The upstream hub is unavailable: {self}"
+            status,
+            hub.UPSTREAM_UNAVAILABLE,
+            f"The upstream hub is unavailable: {self}",
+            retry_after=self.retry_after if status == 429 else None,
         )
 
 

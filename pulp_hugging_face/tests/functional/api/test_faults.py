@@ -56,6 +56,8 @@ def test_upstream_errors_are_hf_style_and_not_cached(hf_cache_factory, hub_reset
     assert response.status_code == status
     assert response.headers["X-Error-Code"] == "UpstreamUnavailable"
     assert "unavailable" in response.json()["error"]
+    if status == 429:
+        assert response.headers["Retry-After"] == "7"
 
     hub_reset.configure(fault=None)
     recovered = requests.get(resolve_url(cache.endpoint, "config.json"))
