@@ -20,7 +20,7 @@ import aiohttp
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID, FakeHub  # noqa: E402
+from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID, FakeHub
 
 
 def create(api, auth, endpoint, body):
