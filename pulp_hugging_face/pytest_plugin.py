@@ -21,6 +21,7 @@ API_PREFIXES = {
     "RepositoriesHuggingFaceApi": "repositories_hugging_face_hugging_face",
     "RepositoriesHuggingFaceVersionsApi": "repositories_hugging_face_hugging_face_versions",
     "ContentHuggingFaceApi": "content_hugging_face_hugging_face",
+    "ContentguardsTokenApi": "contentguards_hugging_face_token",
 }
 HREF_PARAMS = {
     "remotes_hugging_face_hugging_face": "hugging_face_hugging_face_remote_href",
@@ -30,6 +31,7 @@ HREF_PARAMS = {
         "hugging_face_hugging_face_repository_version_href"
     ),
     "content_hugging_face_hugging_face": "hugging_face_hugging_face_content_href",
+    "contentguards_hugging_face_token": "hugging_face_hugging_face_token_content_guard_href",
 }
 
 
@@ -85,6 +87,8 @@ def hf_glue_context(bindings_cfg):
             "base_url": bindings_cfg.host,
             "username": bindings_cfg.username,
             "password": bindings_cfg.password,
+            # pulp-glue caches the schema per URL; a rebuilt server may have new endpoints.
+            "refresh_cache": True,
         },
         background_tasks=False,
         timeout=300,
@@ -114,6 +118,16 @@ def hf_repository_factory(hugging_face_bindings, gen_object_with_cleanup):
         body = {"name": str(uuid.uuid4())}
         body.update(kwargs)
         return gen_object_with_cleanup(hugging_face_bindings.RepositoriesHuggingFaceApi, body)
+
+    return _factory
+
+
+@pytest.fixture(scope="class")
+def hf_token_guard_factory(hugging_face_bindings, gen_object_with_cleanup):
+    def _factory(tokens, **kwargs):
+        body = {"name": str(uuid.uuid4()), "tokens": tokens}
+        body.update(kwargs)
+        return gen_object_with_cleanup(hugging_face_bindings.ContentguardsTokenApi, body)
 
     return _factory
 
@@ -199,10 +213,12 @@ def hf_client(tmp_path_factory):
 def hf_cache_factory(hf_remote_factory, hf_distribution_factory):
     """A fresh remote + distribution (so a cold cache); returns endpoint, remote, distribution."""
 
-    def _factory(repository=None, **remote_kwargs):
+    def _factory(repository=None, content_guard=None, **remote_kwargs):
         remote = hf_remote_factory(**remote_kwargs)
-        extra = {"repository": repository} if repository else {}
-        distribution = hf_distribution_factory(remote=remote.pulp_href, **extra)
+        extra = {"repository": repository, "content_guard": content_guard}
+        distribution = hf_distribution_factory(
+            remote=remote.pulp_href, **{k: v for k, v in extra.items() if v}
+        )
         return SimpleNamespace(
             endpoint=distribution.base_url.rstrip("/"), remote=remote, distribution=distribution
         )

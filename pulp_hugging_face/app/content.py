@@ -19,7 +19,12 @@ from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
 from . import hub
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
-from .models import HuggingFaceDistribution, HuggingFaceRemote
+from .models import (
+    HuggingFaceDistribution,
+    HuggingFaceRemote,
+    HuggingFaceTokenContentGuard,
+    MissingToken,
+)
 from .upstream import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -66,7 +71,10 @@ class HuggingFaceHandler(Handler):
             if request.method in ("GET", "HEAD"):
                 return await Handler().stream_content(request)
             raise
-        await sync_to_async(self._permit)(request, distribution)
+        try:
+            await sync_to_async(self._permit_hub_client)(request, distribution)
+        except hub.HubError as error:
+            return error_response(error)
         remote = await self._remote(distribution)
         try:
             hub_request = hub.parse_hub_path(self._relative_raw_path(request, distribution))
@@ -79,6 +87,19 @@ class HuggingFaceHandler(Handler):
             return await self._api(request, distribution, remote, hub_request)
         except hub.HubError as error:
             return error_response(error)
+
+    def _permit_hub_client(self, request, distribution):
+        """The content guard check, with the 401 a Hub client expects when it sent no token."""
+        guard = distribution.content_guard
+        if guard is not None and isinstance(guard.cast(), HuggingFaceTokenContentGuard):
+            try:
+                guard.cast().permit(request)
+            except MissingToken as exc:
+                raise hub.HubError(401, None, str(exc))
+            except PermissionError as exc:
+                raise hub.HubError(403, None, str(exc))
+            return
+        self._permit(request, distribution)
 
     @staticmethod
     async def _remote(distribution):

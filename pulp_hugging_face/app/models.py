@@ -1,11 +1,15 @@
+import hashlib
+import hmac
 from logging import getLogger
 
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
 from pulpcore.plugin.download import DownloaderFactory
 from pulpcore.plugin.models import (
     AutoAddObjPermsMixin,
     Content,
+    ContentGuard,
     Distribution,
     EncryptedTextField,
     Remote,
@@ -159,6 +163,44 @@ class HuggingFaceDistribution(Distribution, AutoAddObjPermsMixin):
             (
                 "manage_roles_huggingfacedistribution",
                 "Can manage roles on Hugging Face distributions",
+            ),
+        ]
+
+
+def token_digest(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class MissingToken(PermissionError):
+    """No `Authorization: Bearer` token: answered 401, the client may retry with one."""
+
+
+class HuggingFaceTokenContentGuard(ContentGuard, AutoAddObjPermsMixin):
+    """Lets in clients that send one of its tokens the way Hub clients do (`HF_TOKEN`).
+
+    Only sha256 digests of the tokens are stored. The client's token is checked here and never
+    forwarded upstream: the cache talks to the hub with the remote's own token.
+    """
+
+    TYPE = "token"
+
+    token_digests = ArrayField(models.CharField(max_length=64), default=list)
+
+    def permit(self, request):
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise MissingToken("A token is required: set HF_TOKEN for this endpoint.")
+        digest = token_digest(token.strip())
+        if not any(hmac.compare_digest(digest, known) for known in self.token_digests):
+            raise PermissionError("The token is not allowed on this distribution.")
+
+    class Meta:
+        default_related_name = "%(app_label)s_%(model_name)s"
+        permissions = [
+            (
+                "manage_roles_huggingfacetokencontentguard",
+                "Can manage roles on Hugging Face token content guards",
             ),
         ]
 

@@ -102,6 +102,37 @@ class HuggingFaceRemoteSerializer(core_serializers.RemoteSerializer):
         model = models.HuggingFaceRemote
 
 
+class HuggingFaceTokenContentGuardSerializer(core_serializers.ContentGuardSerializer):
+    """Protects a distribution: clients must send one of these tokens (HF_TOKEN)."""
+
+    tokens = serializers.ListField(
+        child=serializers.CharField(min_length=8, max_length=512, trim_whitespace=True),
+        write_only=True,
+        required=False,
+        allow_empty=False,
+        help_text=_(
+            "Tokens clients may send as 'Authorization: Bearer <token>' (what huggingface_hub "
+            "does with HF_TOKEN). Write-only: only their sha256 digests are stored."
+        ),
+    )
+    token_count = serializers.SerializerMethodField(help_text=_("How many tokens are accepted."))
+
+    def get_token_count(self, obj) -> int:
+        return len(obj.token_digests)
+
+    def validate(self, data):
+        data = super().validate(data)
+        if "tokens" in data:
+            data["token_digests"] = sorted({models.token_digest(t) for t in data.pop("tokens")})
+        elif not self.partial:
+            raise serializers.ValidationError({"tokens": _("At least one token is required.")})
+        return data
+
+    class Meta:
+        fields = core_serializers.ContentGuardSerializer.Meta.fields + ("tokens", "token_count")
+        model = models.HuggingFaceTokenContentGuard
+
+
 class HuggingFaceRepositorySerializer(core_serializers.RepositorySerializer):
     """Records files pulled through a distribution as repository versions."""
 

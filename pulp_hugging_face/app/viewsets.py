@@ -178,6 +178,19 @@ class HuggingFaceRepositoryVersionViewSet(core_viewsets.RepositoryVersionViewSet
     }
 
 
+class HuggingFaceTokenContentGuardViewSet(
+    core_viewsets.ContentGuardViewSet, core_viewsets.RolesMixin
+):
+    """Protects distributions with client tokens sent the Hub way (HF_TOKEN)."""
+
+    endpoint_name = "token"
+    queryset = models.HuggingFaceTokenContentGuard.objects.all()
+    serializer_class = serializers.HuggingFaceTokenContentGuardSerializer
+    queryset_filtering_required_permission = "hugging_face.view_huggingfacetokencontentguard"
+    DEFAULT_ACCESS_POLICY = _access_policy("huggingfacetokencontentguard")
+    LOCKED_ROLES = _locked_roles("huggingfacetokencontentguard")
+
+
 class HuggingFaceDistributionViewSet(core_viewsets.DistributionViewSet, core_viewsets.RolesMixin):
     """Serves the Hub protocol at its base_url: set HF_ENDPOINT to it."""
 
