@@ -164,7 +164,16 @@ def hub_reset(fake_hub):
     fake_hub.configure(fault=None, latency=0)
 
 
-def run_hf_client(code, endpoint, hf_home, env=None, timeout=300):
+def client_pythons():
+    """Interpreters of other huggingface_hub generations, from PULP_HF_CLIENT_PYTHONS.
+
+    Format: `label=/path/to/python,label=/path/to/python`; scripts/run-tests sets it up.
+    """
+    pairs = os.environ.get("PULP_HF_CLIENT_PYTHONS", "")
+    return dict(pair.split("=", 1) for pair in pairs.split(",") if "=" in pair)
+
+
+def run_hf_client(code, endpoint, hf_home, env=None, timeout=300, python=None):
     """Run client code in a fresh interpreter, as a user would, and return its JSON result.
 
     huggingface_hub reads HF_ENDPOINT and HF_HOME at import time, so every run gets its own
@@ -183,7 +192,7 @@ def run_hf_client(code, endpoint, hf_home, env=None, timeout=300):
     )
     run_env.update(env or {})
     proc = subprocess.run(
-        [sys.executable, "-c", script],
+        [python or sys.executable, "-c", script],
         env=run_env,
         capture_output=True,
         text=True,
@@ -200,11 +209,11 @@ def run_hf_client(code, endpoint, hf_home, env=None, timeout=300):
 
 @pytest.fixture
 def hf_client(tmp_path_factory):
-    """`hf_client(code, endpoint, env=None, hf_home=None)`: run client code, get its result."""
+    """`hf_client(code, endpoint, env=None, hf_home=None, python=None)`: run client code."""
 
-    def _run(code, endpoint, env=None, hf_home=None):
+    def _run(code, endpoint, env=None, hf_home=None, python=None):
         hf_home = hf_home or tmp_path_factory.mktemp("hf_home")
-        return run_hf_client(code, endpoint, hf_home, env=env)
+        return run_hf_client(code, endpoint, hf_home, env=env, python=python)
 
     return _run
 
