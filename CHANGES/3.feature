@@ -1,0 +1,1 @@
+Added the pulp_hugging_face plugin: Hugging Face remotes, distributions, repositories and content, a local Pulp in one command (`scripts/local-pulp start`) and a test command (`scripts/run-tests`) with a fake hub.

@@ -1,0 +1,1 @@
+Added Hub-compatible pull-through: `resolve` HEAD answered from stored metadata with the hub's commit and ETags, files fetched once at the commit and verified, repo info/tree/paths-info cached per commit with rewritten pagination links, branch TTL on the remote, stale-if-error when the hub is down, Xet kept out of clients' way.
