@@ -18,6 +18,7 @@ from pulpcore.plugin.content import Handler, PathNotResolved, app
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
 from . import hub
+from .downloaders import UpstreamProtocolError
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
     HuggingFaceDistribution,
@@ -191,6 +192,8 @@ class HuggingFaceHandler(Handler):
             )
         except (ClientConnectionError, TimeoutError) as exc:
             raise UpstreamUnavailable(str(exc) or type(exc).__name__).hub_error()
+        except UpstreamProtocolError as exc:
+            raise hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, f"Upstream answer refused: {exc}")
 
     # --- api ----------------------------------------------------------------------------------
 

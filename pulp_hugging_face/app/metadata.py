@@ -184,7 +184,9 @@ class HubMetadata:
         if hub.is_commit(revision) and commit is None:
             commit = revision
         if not hub.is_commit(commit or ""):
-            raise hub.HubError(502, None, "The upstream repo info has no commit sha.")
+            raise hub.HubError(
+                502, hub.UPSTREAM_UNAVAILABLE, "The upstream repo info has no commit sha."
+            )
         answer = Answer(200, {"Content-Type": "application/json"}, response.body, MISS)
         await self._store_answer(_api_key("info", commit, query), repo, commit, answer)
         await self._remember_commit(repo, revision, commit)
@@ -222,7 +224,9 @@ class HubMetadata:
             response = await self.upstream.fetch("GET", request.path(commit), query=list(query))
         entries = response.json()
         if not isinstance(entries, list):
-            raise hub.HubError(502, None, "The upstream listing is not a JSON list.")
+            raise hub.HubError(
+                502, hub.UPSTREAM_UNAVAILABLE, "The upstream listing is not a JSON list."
+            )
         headers = {"Content-Type": "application/json"}
         if link := hub.next_page_url(response.headers.get("link")):
             headers[NEXT_PAGE] = link  # as upstream gave it; rebased onto the cache when served

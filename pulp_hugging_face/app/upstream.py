@@ -117,7 +117,9 @@ class Upstream:
                     else:
                         body = await response.content.read(MAX_METADATA_BYTES + 1)
                         if len(body) > MAX_METADATA_BYTES:
-                            raise hub.HubError(502, None, "Upstream metadata answer too large.")
+                            raise hub.HubError(
+                                502, hub.UPSTREAM_UNAVAILABLE, "Upstream metadata answer too large."
+                            )
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise UpstreamUnavailable(type(exc).__name__ if not str(exc) else str(exc))
             if status >= 500 or status == 429:
@@ -130,11 +132,15 @@ class Upstream:
                 location = headers.get("location")
                 target = urljoin(url, location or "")
                 if not location or origin(target) != self.origin:
-                    raise hub.HubError(502, None, "The upstream hub redirected out of its origin.")
+                    raise hub.HubError(
+                        502,
+                        hub.UPSTREAM_UNAVAILABLE,
+                        "The upstream hub redirected out of its origin.",
+                    )
                 url = target
                 continue
             return UpstreamResponse(status, headers, body, url)
-        raise hub.HubError(502, None, "Too many upstream redirects.")
+        raise hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, "Too many upstream redirects.")
 
     async def file_facts(self, resolve_request, revision):
         """HEAD `resolve` upstream: the commit, ETag and size of a file, without its body."""
@@ -148,7 +154,9 @@ class Upstream:
         facts = hub.file_facts_from_headers(response.headers)
         if facts is None:
             raise hub.HubError(
-                502, None, "The upstream answer lacks X-Repo-Commit, ETag or size headers."
+                502,
+                hub.UPSTREAM_UNAVAILABLE,
+                "The upstream answer lacks X-Repo-Commit, ETag or size headers.",
             )
         return facts
 

@@ -91,3 +91,35 @@ def test_parallel_cold_requests_store_one_artifact(
     commit = hub_reset.commit_sha(MODEL_ID, "main")
     units = hugging_face_bindings.ContentHuggingFaceApi.list(commit=commit, path="big.bin")
     assert units.count == 1
+
+
+@pytest.mark.parametrize(
+    "fault,target,path",
+    [
+        ("not_json", "api", f"api/models/{MODEL_ID}/tree/main"),
+        ("not_json", "api", f"api/models/{MODEL_ID}/revision/main"),
+        ("redirect_loop", "resolve", f"{MODEL_ID}/resolve/main/config.json"),
+        ("redirect_loop", "cdn", f"{MODEL_ID}/resolve/main/big.bin"),
+        ("bad_redirect", "cdn", f"{MODEL_ID}/resolve/main/big.bin"),
+    ],
+)
+def test_lying_upstream_is_refused(
+    hf_cache_factory, hub_reset, pulpcore_bindings, fault, target, path
+):
+    cache = hf_cache_factory(max_retries=0)
+    if target == "cdn":  # metadata first, so that only the body is a lie
+        assert requests.head(f"{cache.endpoint}/{path}").status_code == 200
+    hub_reset.configure(fault=fault, fault_target=target)
+    response = requests.get(f"{cache.endpoint}/{path}", timeout=60, allow_redirects=False)
+    assert response.status_code == 502, response.text
+    assert response.headers["X-Error-Code"] == "UpstreamUnavailable"
+    assert "Location" not in response.headers
+
+    hub_reset.configure(fault=None)
+    recovered = requests.get(f"{cache.endpoint}/{path}")
+    assert recovered.status_code == 200
+    if "resolve" in path:
+        expected = hub_reset.file_bytes(MODEL_ID, path.rsplit("/", 1)[1])
+        assert recovered.content == expected
+    else:
+        assert recovered.json()

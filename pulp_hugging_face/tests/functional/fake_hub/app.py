@@ -256,6 +256,14 @@ class HubServer:
                 "Too Many Requests (fake hub fault)",
                 {"Retry-After": retry, "RateLimit": f'"api";r=0;t={retry}'},
             )
+        if fault == "redirect_loop":
+            return web.Response(status=302, headers={"Location": str(request.rel_url)})
+        if fault == "bad_redirect":
+            return web.Response(status=302, headers={"Location": "file:///etc/passwd"})
+        if fault == "not_json":
+            return web.Response(
+                status=200, text="<html>maintenance</html>", content_type="text/html"
+            )
         return await handler(request, route)
 
     async def _dispatch(self, request: web.Request, route: Route) -> web.StreamResponse:

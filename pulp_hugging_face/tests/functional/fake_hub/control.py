@@ -19,7 +19,9 @@ from aiohttp import web
 if TYPE_CHECKING:
     from .app import HubServer
 
-FAULTS = (None, "5xx", "429", "drop", "slow", "corrupt", "short")
+# Answers that lie: a redirect to itself, a redirect to a non-HTTP URL, HTML instead of JSON.
+LYING_FAULTS = ("redirect_loop", "bad_redirect", "not_json")
+FAULTS = (None, "5xx", "429", "drop", "slow", "corrupt", "short", *LYING_FAULTS)
 BODY_FAULTS = ("drop", "slow", "corrupt", "short")  # only affect responses with a body
 FAULT_TARGETS = ("all", "resolve", "cdn", "api", "xet")
 DEFAULT_CONFIG = {
