@@ -279,3 +279,20 @@ def test_hostile_paths_get_4xx_and_never_reach_upstream(hf_cache_factory, hub_re
         if response.status_code == 400:
             assert response.headers["X-Error-Code"] == "BadRequest"
     assert hub_reset.count() == 0, hub_reset.stats()["requests"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"X-Big": "x" * 70_000},
+        {"Authorization": "Bearer " + "t" * 70_000},
+        {f"X-Many-{i}": "v" for i in range(300)},
+    ],
+    ids=["huge-header", "huge-token", "many-headers"],
+)
+def test_oversized_headers_get_4xx_and_never_reach_upstream(hf_cache_factory, hub_reset, headers):
+    cache = hf_cache_factory()
+    hub_reset.reset()
+    response = requests.get(resolve_url(cache.endpoint, "config.json"), headers=headers)
+    assert 400 <= response.status_code < 500
+    assert hub_reset.count() == 0
