@@ -73,7 +73,7 @@ def test_xet_files_come_through_the_cache(hf_cache_factory, hub_reset, hf_client
     assert tree and all("xetHash" not in entry for entry in tree)
 
 
-def test_range_requests_on_cold_and_warm_files(hf_cache_factory, hub_reset):
+def test_range_requests_on_cold_and_warm_files(hf_cache_factory, hub_reset, hugging_face_bindings):
     cache = hf_cache_factory()
     data = hub_reset.file_bytes(MODEL_ID, "big.bin")
     url = resolve_url(cache.endpoint, "big.bin")
@@ -81,6 +81,12 @@ def test_range_requests_on_cold_and_warm_files(hf_cache_factory, hub_reset):
     cold = requests.get(url, headers={"Range": "bytes=100-199"})
     assert cold.status_code == 206
     assert cold.content == data[100:200]
+    # The client has its range; the whole file is still being fetched and stored.
+    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    deadline = time.monotonic() + 60
+    while not hugging_face_bindings.ContentHuggingFaceApi.list(commit=commit, path="big.bin").count:
+        assert time.monotonic() < deadline, "the cold range request did not store the file"
+        time.sleep(0.2)
 
     hub_reset.reset()
     warm = requests.get(url, headers={"Range": "bytes=1000000-"})
