@@ -22,6 +22,8 @@ API_PREFIXES = {
     "RepositoriesHuggingFaceVersionsApi": "repositories_hugging_face_hugging_face_versions",
     "ContentHuggingFaceApi": "content_hugging_face_hugging_face",
     "ContentguardsTokenApi": "contentguards_hugging_face_token",
+    # pulpcore's own, through pulp-glue: the PyPI pulpcore-client does not know domain URLs.
+    "DomainsApi": "domains",
 }
 HREF_PARAMS = {
     "remotes_hugging_face_hugging_face": "hugging_face_hugging_face_remote_href",
@@ -32,6 +34,7 @@ HREF_PARAMS = {
     ),
     "content_hugging_face_hugging_face": "hugging_face_hugging_face_content_href",
     "contentguards_hugging_face_token": "hugging_face_hugging_face_token_content_guard_href",
+    "domains": "domain_href",
 }
 
 
@@ -77,8 +80,7 @@ class GlueApi:
         return SimpleNamespace(task=(result or {}).get("pulp_href"))
 
 
-@pytest.fixture(scope="session")
-def hf_glue_context(bindings_cfg):
+def glue_context(bindings_cfg, domain="default"):
     from pulp_glue.common.context import PulpContext
 
     return PulpContext(
@@ -92,14 +94,41 @@ def hf_glue_context(bindings_cfg):
         },
         background_tasks=False,
         timeout=300,
+        domain=domain,
+    )
+
+
+def glue_bindings(context):
+    return SimpleNamespace(
+        **{name: GlueApi(context, prefix) for name, prefix in API_PREFIXES.items()}
     )
 
 
 @pytest.fixture(scope="session")
-def hugging_face_bindings(hf_glue_context):
-    return SimpleNamespace(
-        **{name: GlueApi(hf_glue_context, prefix) for name, prefix in API_PREFIXES.items()}
-    )
+def hugging_face_bindings(bindings_cfg):
+    return glue_bindings(glue_context(bindings_cfg))
+
+
+@pytest.fixture(scope="class")
+def hf_domain_factory(hugging_face_bindings, backend_settings_factory, gen_object_with_cleanup):
+    """A new Pulp domain with the installation's storage (needs DOMAIN_ENABLED)."""
+
+    def _factory():
+        storage_class, storage_settings = backend_settings_factory()
+        body = {
+            "name": str(uuid.uuid4()),
+            "storage_class": storage_class,
+            "storage_settings": storage_settings,
+        }
+        return gen_object_with_cleanup(hugging_face_bindings.DomainsApi, body)
+
+    return _factory
+
+
+@pytest.fixture(scope="session")
+def hugging_face_domain_bindings(bindings_cfg):
+    """`hugging_face_domain_bindings(domain_name)`: the plugin's API inside a Pulp domain."""
+    return lambda domain: glue_bindings(glue_context(bindings_cfg, domain))
 
 
 @pytest.fixture(scope="class")

@@ -82,6 +82,8 @@ def http(method, url, body=None, auth=None, timeout=30):
 def probe(api_url, content_url):
     missing = []
     status, body = http("GET", api_url + API_V3 + "status/", timeout=5)
+    if status == 404:  # DOMAIN_ENABLED: the API lives under /pulp/<domain>/api/v3/
+        status, body = http("GET", api_url + "/pulp/default/api/v3/status/", timeout=5)
     if status != 200 or not isinstance(body, dict):
         missing.append(f"api (HTTP {status or 'no answer'})")
     else:
