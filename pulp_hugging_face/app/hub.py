@@ -253,12 +253,20 @@ def parse_hub_path(raw_path):
     repo, index = _split_repo(segments, (2, 1))
     if repo is None:
         return None
-    rest = segments[index + 1 :]
+    rest = _join_unencoded_ref(segments[index + 1 :])
     if len(rest) < 2:
         raise BadHubPath("Expected .../resolve/{revision}/{file path}.")
     revision = validate_revision(_decode_segment(rest[0], "revision"))
     filename = validate_filename(_decode_segment("/".join(rest[1:]), "file path"))
     return ResolveRequest(repo, revision, filename)
+
+
+def _join_unencoded_ref(rest):
+    """`refs/pr/1/file` as the hub reads it: clients encode the ref (`refs%2Fpr%2F1`), but a
+    hand-written URL may not, and a branch named "refs" must not be confused with it."""
+    if len(rest) >= 4 and rest[0] == "refs" and rest[1] in ("pr", "convert"):
+        return ["/".join(rest[:3]), *rest[3:]]
+    return rest
 
 
 # Endpoints whose answer depends only on (repo, revision, arguments): cacheable per commit.

@@ -1310,3 +1310,18 @@ def test_strip_xet_fields_leaves_non_lists_alone(value):
     before = json.dumps(value)
     assert hub.strip_xet_fields(value) is value
     assert json.dumps(value) == before
+
+
+@pytest.mark.parametrize(
+    "raw, revision, filename",
+    [
+        ("org/m/resolve/refs/pr/1/config.json", "refs/pr/1", "config.json"),
+        ("org/m/resolve/refs/convert/parquet/a/b.parquet", "refs/convert/parquet", "a/b.parquet"),
+        ("org/m/resolve/refs%2Fpr%2F1/config.json", "refs/pr/1", "config.json"),
+        ("org/m/resolve/refs/config.json", "refs", "config.json"),
+    ],
+    ids=["raw-pr-ref", "raw-convert-ref", "encoded-pr-ref", "branch-named-refs"],
+)
+def test_unencoded_refs_in_resolve_paths(raw, revision, filename):
+    request = hub.parse_hub_path(raw)
+    assert (request.revision, request.filename) == (revision, filename)

@@ -1,6 +1,9 @@
 """hf_hub_download through the cache: cold, warm, every repo type and revision kind."""
 
 import hashlib
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -78,3 +81,23 @@ def test_download_matches_hub(
     again = download(hf_client, cache.endpoint, repo_id, filename, repo_type, revision)
     assert again == result
     assert hub_reset.count() == 0, hub_reset.stats()["requests"]
+
+
+def test_hf_command_line_download(hf_cache_factory, hub_reset, tmp_path):
+    """The `hf download` command, as users run it in CI jobs and shells."""
+    cache = hf_cache_factory()
+    hf = os.path.join(os.path.dirname(sys.executable), "hf")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update(HF_ENDPOINT=cache.endpoint, HF_HOME=str(tmp_path), HF_HUB_DISABLE_PROGRESS_BARS="1")
+    done = subprocess.run(
+        [hf, "download", MODEL_ID, "config.json", "big.bin", "--local-dir", str(tmp_path / "out")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    for name in ("config.json", "big.bin"):
+        assert (tmp_path / "out" / name).read_bytes() == hub_reset.file_bytes(MODEL_ID, name)
+    assert hub_reset.count("xet") == 0

@@ -302,3 +302,13 @@ def test_oversized_headers_get_4xx_and_never_reach_upstream(hf_cache_factory, hu
     response = requests.get(resolve_url(cache.endpoint, "config.json"), headers=headers)
     assert 400 <= response.status_code < 500
     assert hub_reset.count() == 0
+
+
+def test_pr_ref_encoded_or_not(hf_cache_factory, hub_reset):
+    cache = hf_cache_factory()
+    commit = hub_reset.commit_sha(MODEL_ID, "refs/pr/1")
+    for revision in ("refs%2Fpr%2F1", "refs/pr/1"):
+        response = requests.get(resolve_url(cache.endpoint, "pr-only.txt", revision))
+        assert response.status_code == 200, revision
+        assert response.headers["X-Repo-Commit"] == commit
+        assert response.content == hub_reset.file_bytes(MODEL_ID, "pr-only.txt", commit)
