@@ -138,7 +138,17 @@ class HubMetadata:
             if commit:
                 facts = await self._stored_facts(request, commit)
                 if facts is not None:
+                    log.warning(
+                        "Upstream %s unavailable (%s): serving %s at %s from the cache (stale).",
+                        self.remote.url,
+                        exc,
+                        request.filename,
+                        commit,
+                    )
                     return facts, STALE
+            log.warning(
+                "Upstream %s unavailable (%s) for %s.", self.remote.url, exc, request.path()
+            )
             raise exc.hub_error()
         except hub.HubError as error:
             if error.code == hub.ENTRY_NOT_FOUND and error.commit:

@@ -374,7 +374,11 @@ def test_hf_api(hub, client):
             f["sha256"] if f["lfs"] else None,
             f["xet_hash"] if CLIENT_MAJOR >= 1 else None,
         ]
-    assert result["docs"] == [["docs/naïve-日本.txt", sha], ["docs/read me.txt", sha]]
+    assert result["docs"] == [
+        ["docs/empty.txt", sha],
+        ["docs/naïve-日本.txt", sha],
+        ["docs/read me.txt", sha],
+    ]
     # The recursive listing came in pages of 3, following the Link headers.
     pages = [r for r in hub.stats()["requests"] if "/tree/main?" in r["path"] + "?"]
     pages = [r for r in pages if "recursive=true" in r["query"].lower()]
@@ -416,7 +420,11 @@ def test_hf_file_system(hub, client):
     """,
         {"model": MODEL_ID, "dataset": DATASET_ID},
     )
-    assert result["ls"] == [f"{MODEL_ID}/docs/naïve-日本.txt", f"{MODEL_ID}/docs/read me.txt"]
+    assert result["ls"] == [
+        f"{MODEL_ID}/docs/empty.txt",
+        f"{MODEL_ID}/docs/naïve-日本.txt",
+        f"{MODEL_ID}/docs/read me.txt",
+    ]
     assert result["info"] == [len(big), "directory"]
     assert bytes.fromhex(result["big"]) == big[10:30]
     assert bytes.fromhex(result["config"]) == config[10:30]

@@ -53,6 +53,7 @@ CASES = [
     ("model", MODEL_ID, "1_Pooling/config.json", "main"),
     ("model", MODEL_ID, "docs/read me.txt", "main"),
     ("model", MODEL_ID, "docs/naïve-日本.txt", "main"),
+    ("model", MODEL_ID, "docs/empty.txt", "main"),
     ("model", MODEL_ID, "pr-only.txt", "refs/pr/1"),
     ("dataset", DATASET_ID, "data/train.csv", "main"),
     ("dataset", DATASET_ID, "parquet/train-00000-of-00001.parquet", "refs/convert/parquet"),

@@ -108,3 +108,16 @@ def test_tokens_never_appear_in_logs(hf_cache_factory, hf_token_guard_factory, h
         text = log.read_text(errors="replace")
         for secret in secrets:
             assert secret not in text, f"{secret[:8]}... found in {log}"
+
+
+def test_client_token_is_not_forwarded_without_a_guard(hf_cache_factory, hub_reset):
+    cache = hf_cache_factory()
+    client_token = "hf_users_own_token_0123456789"
+    for path in (f"{MODEL_ID}/resolve/main/config.json", f"api/models/{MODEL_ID}/tree/main"):
+        response = requests.get(
+            f"{cache.endpoint}/{path}", headers={"Authorization": f"Bearer {client_token}"}
+        )
+        assert response.status_code == 200
+    requests_seen = hub_reset.stats()["requests"]
+    assert requests_seen
+    assert all(client_token not in str(r.get("authorization")) for r in requests_seen)

@@ -305,6 +305,7 @@ def build_model() -> Repo:
             "xet/weights.bin", pseudo_random("xet/weights.bin", 3 * 1024 * 1024 + 45), xet=True
         ),
         make_file("docs/read me.txt", b"A file name with a space.\n"),
+        make_file("docs/empty.txt", b""),  # real repos have empty files (__init__.py)
         make_file("docs/naïve-日本.txt", "Non-ASCII file name: naïve 日本.\n".encode()),
     ]
     files = _with(files, *extra)
