@@ -7,12 +7,14 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 import pulp_hugging_face
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID
 
 REPO_ROOT = Path(pulp_hugging_face.__file__).resolve().parents[1]
+pytestmark = pytest.mark.local_pulp
 
 
 def kill_process_group(state_dir, name):

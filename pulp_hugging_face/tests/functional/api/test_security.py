@@ -4,6 +4,7 @@ import os
 import uuid
 from pathlib import Path
 
+import pytest
 import requests
 
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID, PRIVATE_ID
@@ -85,6 +86,7 @@ def test_remote_token_goes_to_the_hub_only(hf_cache_factory, hub_reset):
     assert all(r["authorization"] == f"Bearer {hub_reset.token}" for r in hub_requests)
 
 
+@pytest.mark.local_pulp
 def test_tokens_never_appear_in_logs(hf_cache_factory, hf_token_guard_factory, hub_reset):
     """Exercise token paths, then grep every log the Pulp processes wrote in this run."""
     remote_token = f"hf_remote_{uuid.uuid4().hex}"
