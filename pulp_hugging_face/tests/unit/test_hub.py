@@ -1,32 +1,10 @@
-"""Table-driven tests of the pure Hub protocol module `pulp_hugging_face/app/hub.py`.
+"""Table-driven tests of the pure Hub protocol module `pulp_hugging_face/app/hub.py`."""
 
-hub.py imports only the standard library, but `pulp_hugging_face.app` imports pulpcore (and so
-needs Django settings). The module is therefore loaded by file path, so that these tests run both
-in the project's unit test run and in a bare venv with only pytest and hypothesis.
-"""
-
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
 import pytest
 
-_HUB_FILE = Path(__file__).resolve().parents[2] / "app" / "hub.py"
-_HUB_MODULE = "pulp_hugging_face_hub_under_test"
-
-
-def load_hub():
-    """Load hub.py by path, once per process (both test files share the module object)."""
-    if _HUB_MODULE not in sys.modules:
-        spec = importlib.util.spec_from_file_location(_HUB_MODULE, _HUB_FILE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_HUB_MODULE] = module
-        spec.loader.exec_module(module)
-    return sys.modules[_HUB_MODULE]
-
-
-hub = load_hub()
+from pulp_hugging_face.app import hub
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 OTHER_COMMIT = "fedcba9876543210fedcba9876543210fedcba98"

@@ -1,30 +1,13 @@
 """Property tests of `pulp_hugging_face/app/hub.py`: the parser never crashes, never accepts
 what the validators refuse, and round-trips everything it accepts."""
 
-import importlib.util
 import json
 import string
-import sys
-from pathlib import Path
 
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-_HUB_FILE = Path(__file__).resolve().parents[2] / "app" / "hub.py"
-_HUB_MODULE = "pulp_hugging_face_hub_under_test"  # the same name as in test_hub.py
-
-
-def load_hub():
-    """Load hub.py by path: `pulp_hugging_face.app` imports pulpcore, hub.py does not."""
-    if _HUB_MODULE not in sys.modules:
-        spec = importlib.util.spec_from_file_location(_HUB_MODULE, _HUB_FILE)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[_HUB_MODULE] = module
-        spec.loader.exec_module(module)
-    return sys.modules[_HUB_MODULE]
-
-
-hub = load_hub()
+from pulp_hugging_face.app import hub
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 PROPERTY = settings(
