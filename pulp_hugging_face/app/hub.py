@@ -425,6 +425,29 @@ def file_facts_from_headers(headers):
     return FileFacts(commit=commit, etag=etag, size=size, lfs_sha256=lfs_sha256)
 
 
+def file_facts_from_entry(entry, commit):
+    """The `FileFacts` a resolve HEAD would give, from a tree / paths-info entry.
+
+    The hub's ETag of a regular file is its git blob id (the entry's `oid`); of an LFS file, the
+    sha256 (`lfs.oid`); the size is the real size in both. None for directories and odd entries.
+    """
+    if not isinstance(entry, dict) or entry.get("type") != "file" or not is_commit(commit):
+        return None
+    size, lfs = entry.get("size"), entry.get("lfs")
+    if isinstance(lfs, dict):
+        sha256, size = lfs.get("oid") or lfs.get("sha256"), lfs.get("size", size)
+        if not (isinstance(sha256, str) and SHA256_RE.fullmatch(sha256)):
+            return None
+        etag, lfs_sha256 = sha256, sha256
+    else:
+        etag, lfs_sha256 = entry.get("oid"), None
+        if not (isinstance(etag, str) and re.fullmatch(r"[0-9a-f]{40}", etag)):
+            return None
+    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+        return None
+    return FileFacts(commit=commit, etag=etag, size=size, lfs_sha256=lfs_sha256)
+
+
 def error_from_upstream(status, headers):
     """Map an upstream error answer to a `HubError` with the hub's code (kept as given)."""
     headers = _lower_keys(headers)

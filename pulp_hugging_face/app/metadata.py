@@ -243,4 +243,31 @@ class HubMetadata:
         body = json.dumps(hub.strip_xet_fields(entries)).encode()
         answer = Answer(200, headers, body, MISS)
         await self._store_answer(key, request.repo, commit, answer)
+        await self._store_listed_facts(request.repo, commit, entries)
         return answer
+
+    async def _store_listed_facts(self, repo, commit, entries):
+        """A listing names each file's ETag and size: the HEADs that follow need no upstream."""
+        rows = []
+        for entry in entries:
+            facts = hub.file_facts_from_entry(entry, commit)
+            path = entry.get("path") if facts else None
+            try:
+                hub.validate_filename(path or "")
+            except hub.HubError:
+                continue
+            rows.append(
+                FileMetadata(
+                    remote=self.remote,
+                    repo_type=repo.repo_type,
+                    repo_id=repo.repo_id,
+                    commit=commit,
+                    path=path,
+                    exists=True,
+                    etag=facts.etag,
+                    size=facts.size,
+                    lfs_sha256=facts.lfs_sha256,
+                )
+            )
+        if rows:
+            await FileMetadata.objects.abulk_create(rows, ignore_conflicts=True)

@@ -1303,3 +1303,40 @@ def test_strip_xet_fields_leaves_non_lists_alone(value):
 def test_unencoded_refs_in_resolve_paths(raw, revision, filename):
     request = hub.parse_hub_path(raw)
     assert (request.revision, request.filename) == (revision, filename)
+
+
+@pytest.mark.parametrize(
+    "entry, expected",
+    [
+        pytest.param(
+            {"type": "file", "path": "a.json", "oid": SHA1, "size": 12},
+            hub.FileFacts(COMMIT, SHA1, 12, None),
+            id="regular-file",
+        ),
+        pytest.param(
+            {
+                "type": "file",
+                "path": "m.bin",
+                "oid": SHA1,
+                "size": 99,
+                "lfs": {"oid": SHA256, "size": 99, "pointerSize": 134},
+                "xetHash": "x" * 64,
+            },
+            hub.FileFacts(COMMIT, SHA256, 99, SHA256),
+            id="lfs-file",
+        ),
+        pytest.param({"type": "directory", "path": "d", "oid": SHA1}, None, id="directory"),
+        pytest.param({"type": "file", "path": "a", "oid": "zz", "size": 1}, None, id="bad-oid"),
+        pytest.param({"type": "file", "path": "a", "oid": SHA1, "size": -1}, None, id="neg-size"),
+        pytest.param({"type": "file", "path": "a", "oid": SHA1, "size": "1"}, None, id="str-size"),
+        pytest.param(
+            {"type": "file", "path": "a", "oid": SHA1, "size": 1, "lfs": {"oid": "nope"}},
+            None,
+            id="bad-lfs-oid",
+        ),
+        pytest.param("not a dict", None, id="not-a-dict"),
+    ],
+)
+def test_file_facts_from_listing_entry(entry, expected):
+    assert hub.file_facts_from_entry(entry, COMMIT) == expected
+    assert hub.file_facts_from_entry(entry, "main") is None

@@ -83,6 +83,14 @@ def test_snapshot_download(
         expected = [f for f in expected if not f.endswith((".bin", ".safetensors"))]
     assert result == {"snapshot": commit, "files": expected}
     assert hub_reset.count("xet") == 0
+    # The tree listing named every file's ETag and size: no upstream HEAD per file.
+    cold = hub_reset.stats()["requests"]
+    assert [r["path"] for r in cold if r["method"] == "HEAD"] == []
+    # One GET per file body (the client writes an empty file without asking).
+    bodies = [f for f in expected if f != "docs/empty.txt"]
+    assert len([r for r in cold if r["kind"] == "resolve"]) == len(bodies)
+        "docs/empty.txt" in expected
+    )
 
     hub_reset.reset()
     assert hf_client(code, cache.endpoint) == result
