@@ -66,12 +66,12 @@ def main():
         hub.configure(latency=args.latency)
         name = f"bench-{uuid.uuid4().hex[:8]}"
         remote = create(
-            args.api, auth, "remotes/hugging_face/hugging-face/", {"name": name, "url": hub.url}
+            args.api, auth, "remotes/hugging_face/hugging_face/", {"name": name, "url": hub.url}
         )
         distribution = create(
             args.api,
             auth,
-            "distributions/hugging_face/hugging-face/",
+            "distributions/hugging_face/hugging_face/",
             {"name": name, "base_path": name, "remote": remote["pulp_href"]},
         )
         base = distribution["base_url"].rstrip("/")

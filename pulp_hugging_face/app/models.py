@@ -42,7 +42,7 @@ class HuggingFaceContent(Content):
     URL shape, so a repository version can be served by path as the Hub would.
     """
 
-    TYPE = "hugging-face"
+    TYPE = "hugging_face"
     repo_key_fields = ("repo_type", "repo_id", "commit", "path")
 
     repo_type = models.CharField(max_length=16, choices=REPO_TYPE_CHOICES)
@@ -84,7 +84,7 @@ class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
     its redirects point at.
     """
 
-    TYPE = "hugging-face"
+    TYPE = "hugging_face"
     DEFAULT_URL = "https://huggingface.co"
 
     hf_token = EncryptedTextField(null=True)
@@ -137,7 +137,7 @@ class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
 class HuggingFaceRepository(Repository, AutoAddObjPermsMixin):
     """Records what was pulled through a distribution as repository versions."""
 
-    TYPE = "hugging-face"
+    TYPE = "hugging_face"
     CONTENT_TYPES = [HuggingFaceContent]
     REMOTE_TYPES = [HuggingFaceRemote]
     PULL_THROUGH_SUPPORTED = True
@@ -155,7 +155,7 @@ class HuggingFaceRepository(Repository, AutoAddObjPermsMixin):
 class HuggingFaceDistribution(Distribution, AutoAddObjPermsMixin):
     """Serves the Hub protocol at `{CONTENT_ORIGIN}{CONTENT_PATH_PREFIX}{base_path}`."""
 
-    TYPE = "hugging-face"
+    TYPE = "hugging_face"
 
     class Meta:
         default_related_name = "%(app_label)s_%(model_name)s"

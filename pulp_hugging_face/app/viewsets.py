@@ -99,7 +99,7 @@ class HuggingFaceContentFilter(core_viewsets.ContentFilter):
 class HuggingFaceContentViewSet(core_viewsets.ReadOnlyContentViewSet):
     """Files pulled through the cache. Read-only: content arrives by pull-through."""
 
-    endpoint_name = "hugging-face"
+    endpoint_name = "hugging_face"
     queryset = models.HuggingFaceContent.objects.prefetch_related("_artifacts")
     serializer_class = serializers.HuggingFaceContentSerializer
     filterset_class = HuggingFaceContentFilter
@@ -121,7 +121,7 @@ class HuggingFaceContentViewSet(core_viewsets.ReadOnlyContentViewSet):
 class HuggingFaceRemoteViewSet(core_viewsets.RemoteViewSet, core_viewsets.RolesMixin):
     """An upstream Hugging Face Hub; its token is write-only."""
 
-    endpoint_name = "hugging-face"
+    endpoint_name = "hugging_face"
     queryset = models.HuggingFaceRemote.objects.all()
     serializer_class = serializers.HuggingFaceRemoteSerializer
     queryset_filtering_required_permission = "hugging_face.view_huggingfaceremote"
@@ -134,7 +134,7 @@ class HuggingFaceRepositoryViewSet(
 ):
     """Repository versions record what was pulled through a distribution."""
 
-    endpoint_name = "hugging-face"
+    endpoint_name = "hugging_face"
     queryset = models.HuggingFaceRepository.objects.exclude(user_hidden=True)
     serializer_class = serializers.HuggingFaceRepositorySerializer
     queryset_filtering_required_permission = "hugging_face.view_huggingfacerepository"
@@ -194,7 +194,7 @@ class HuggingFaceTokenContentGuardViewSet(
 class HuggingFaceDistributionViewSet(core_viewsets.DistributionViewSet, core_viewsets.RolesMixin):
     """Serves the Hub protocol at its base_url: set HF_ENDPOINT to it."""
 
-    endpoint_name = "hugging-face"
+    endpoint_name = "hugging_face"
     queryset = models.HuggingFaceDistribution.objects.all()
     serializer_class = serializers.HuggingFaceDistributionSerializer
     queryset_filtering_required_permission = "hugging_face.view_huggingfacedistribution"

@@ -224,7 +224,7 @@ def main(argv=None):
     p.add_argument("--dist-name", required=True)
     p.add_argument("--base-path", required=True)
     p.add_argument("--app-label", default="hugging_face")
-    p.add_argument("--endpoint", default="hugging-face")
+    p.add_argument("--endpoint", default="hugging_face")
     args = parser.parse_args(argv)
 
     if args.cmd == "free-ports":
