@@ -2,6 +2,7 @@
 
 import concurrent.futures
 import hashlib
+import time
 
 import pytest
 import requests
@@ -123,3 +124,23 @@ def test_lying_upstream_is_refused(
         assert recovered.content == expected
     else:
         assert recovered.json()
+
+
+def test_stalled_body_times_out_and_is_not_stored(hf_cache_factory, hub_reset):
+    """A body that stops flowing hits the remote's sock_read_timeout; nothing is kept."""
+    cache = hf_cache_factory(max_retries=0, sock_read_timeout=2)
+    url = resolve_url(cache.endpoint, "big.bin")
+    data = hub_reset.file_bytes(MODEL_ID, "big.bin")
+    assert requests.head(url).status_code == 200
+    hub_reset.configure(fault="slow", fault_target="cdn", latency=15, fault_count=1)
+    started = time.monotonic()
+    try:
+        received = requests.get(url, timeout=60).content
+    except requests.exceptions.RequestException:
+        received = None
+    assert received != data
+    assert time.monotonic() - started < 12
+    hub_reset.configure(fault=None, latency=0)
+    again = requests.get(url)
+    assert again.headers["X-Pulp-Cache"] == "miss"
+    assert again.content == data
