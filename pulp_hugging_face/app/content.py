@@ -37,6 +37,7 @@ ALLOWED_QUERY = {
     "info": ("blobs", "expand", "securityStatus", "files_metadata"),
     "tree": ("recursive", "expand", "cursor", "limit"),
     "paths-info": (),
+    "refs": ("include_prs",),
 }
 
 
@@ -235,12 +236,16 @@ class HuggingFaceHandler(Handler):
         elif request.method not in ("GET", "HEAD"):
             raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
         if endpoint not in ALLOWED_QUERY:
-            # refs, commits, xet-read-token, discussions...: answers that are either live or
-            # would lead a client around the cache.
+            # commits, xet-read-token, discussions...: answers that are either live or would
+            # lead a client around the cache.
             raise hub.HubError(404, None, f"This cache does not serve {endpoint!r} endpoints.")
         query = self._query(request, endpoint)
         try:
-            if endpoint == "info":
+            if endpoint == "refs":
+                # Where branches and tags point now: a live answer, never stored.
+                answer = await metadata.refs(api_request, query)
+                commit_state = answer.cache
+            elif endpoint == "info":
                 answer = await metadata.info(api_request.repo, api_request.revision, query)
                 commit_state = answer.cache
             else:

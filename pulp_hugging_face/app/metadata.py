@@ -220,6 +220,15 @@ class HubMetadata:
                     return stored
             raise exc.hub_error()
 
+    async def refs(self, request, query):
+        """The repo's branches, tags and PR refs: live, as upstream says now."""
+        response = await self.upstream.fetch("GET", request.path(), query=list(query))
+        if not isinstance(response.json(), dict):
+            raise hub.HubError(
+                502, hub.UPSTREAM_UNAVAILABLE, "The upstream refs are not an object."
+            )
+        return Answer(200, {"Content-Type": "application/json"}, response.body, MISS)
+
     async def listing(self, request, commit, query, form=()):
         """tree / paths-info at a commit: immutable, fetched once per remote."""
         key = _api_key(request.endpoint, commit, request.subpath, query, form)

@@ -208,6 +208,9 @@ result = hashlib.sha256(open(hf_hub_download({PRIVATE_ID!r}, "weights.bin"), "rb
 """
     facts = hub_reset.repo(PRIVATE_ID)["files"]["A"]["weights.bin"]
     assert hf_client(code, cache.endpoint) == facts["sha256"]
+    gated = requests.get(f"{cache.endpoint}/{GATED_ID}/resolve/main/config.json")
+    assert gated.status_code == 200
+    assert gated.content == hub_reset.file_bytes(GATED_ID, "config.json")
     stats = hub_reset.stats()
     cdn = [r for r in stats["requests"] if r["kind"] == "cdn"]
     assert cdn and all(r["authorization"] is None for r in cdn)

@@ -122,6 +122,7 @@ tree = sorted(
     for e in api.list_repo_tree({model!r}, recursive=True)
 )
 paths = api.get_paths_info({model!r}, ["config.json", "1_Pooling", "missing.txt"])
+refs = api.list_repo_refs({model!r}, include_pull_requests=True)
 result = {{
     "sha": info.sha,
     "siblings": sorted(s.rfilename for s in info.siblings),
@@ -130,6 +131,9 @@ result = {{
     "files": api.list_repo_files({model!r}),
     "tree": tree,
     "paths": sorted((p.path, type(p).__name__) for p in paths),
+    "refs": sorted(
+        (r.name, r.target_commit) for r in refs.branches + refs.tags + refs.pull_requests
+    ),
 }}
 """
 
@@ -146,6 +150,7 @@ def test_hub_api_calls(hf_cache_factory, hub_reset, hf_client):
     repo = hub_reset.repo(MODEL_ID)
     assert through_pulp["sha"] == repo["refs"]["main"]
     assert sorted(through_pulp["files"]) == sorted(repo["files"]["A"])
+    assert ["main", repo["refs"]["main"]] in through_pulp["refs"]
     assert through_pulp["paths"] == [
         ["1_Pooling", "RepoFolder"],
         ["config.json", "RepoFile"],
@@ -153,7 +158,8 @@ def test_hub_api_calls(hf_cache_factory, hub_reset, hf_client):
 
     hub_reset.reset()
     assert hf_client(code, cache.endpoint) == through_pulp
-    assert hub_reset.count() == 0, hub_reset.stats()["requests"]
+    # Only the live refs listing goes upstream again; everything else is cached.
+    assert [r["path"].rsplit("/", 1)[-1] for r in hub_reset.stats()["requests"]] == ["refs"]
 
 
 def test_tree_pagination_links_point_at_pulp(hf_cache_factory, hub_reset):
