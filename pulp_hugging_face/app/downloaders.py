@@ -37,10 +37,12 @@ class HubDownloader(HttpDownloader):
     to http(s), and a loop or a long chain is an error, not a hang.
     """
 
-    def __init__(self, url, hub_url=None, hub_token=None, **kwargs):
+    def __init__(self, url, hub_url=None, hub_token=None, flight=None, **kwargs):
         self.hub_origin = origin(hub_url or url)
         self.hub_token = hub_token
+        self.flight = flight  # followers read the temporary file as it grows
         self._emitted = False
+        self._written = 0
         callback = kwargs.pop("headers_ready_callback", None)
         if callback is not None:
 
@@ -49,6 +51,14 @@ class HubDownloader(HttpDownloader):
 
             kwargs["headers_ready_callback"] = filtered_callback
         super().__init__(url, **kwargs)
+
+    async def handle_data(self, data):
+        await super().handle_data(data)
+        if self.flight is not None:
+            self._emitted = True
+            self._writer.flush()
+            self._written += len(data)
+            self.flight.progress(self.path, self._written)
 
     def _request_headers(self, url):
         if self.hub_token and origin(url) == self.hub_origin:

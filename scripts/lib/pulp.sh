@@ -43,7 +43,7 @@ lp_tail() {
 # Options that are remembered in $LP_STATE/local-pulp.env.
 LP_PERSISTED=(LP_HOST LP_API_PORT LP_CONTENT_PORT LP_PG_PORT LP_POSTGRES LP_VENV LP_UPSTREAM
     LP_BASE_PATH LP_REMOTE_NAME LP_DIST_NAME LP_API_WORKERS LP_CONTENT_WORKERS LP_TASK_WORKERS
-    LP_LOG_LEVEL LP_ORIGIN LP_PG_HOME)
+    LP_LOG_LEVEL LP_ROOT_LOG_LEVEL LP_ORIGIN LP_PG_HOME)
 
 # Load the remembered options for keys not given on the command line (LP_CLI_<KEY>=1 marks
 # keys set on the command line).
@@ -83,6 +83,7 @@ lp_defaults() {
     : "${LP_CONTENT_WORKERS:=2}"
     : "${LP_TASK_WORKERS:=2}"
     : "${LP_LOG_LEVEL:=INFO}"
+    : "${LP_ROOT_LOG_LEVEL:=INFO}"  # every other logger (pulpcore, aiohttp, django)
     : "${LP_PG_FAST:=0}"           # 1: fsync=off etc. (throw-away test databases only)
     : "${LP_SETUP_CACHE:=1}"       # 1: create the remote + distribution
     : "${LP_PIP_ARGS:=}"           # extra `pip install` arguments (word-split)
@@ -461,7 +462,7 @@ LOGGING = {
         }
     },
     "loggers": {
-        "": {"handlers": ["console"], "level": "INFO", "filters": ["correlation_id"]},
+        "": {"handlers": ["console"], "level": "$LP_ROOT_LOG_LEVEL", "filters": ["correlation_id"]},
         "django_guid": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         "pulp_hugging_face": {"level": "$LP_LOG_LEVEL"},
     },
