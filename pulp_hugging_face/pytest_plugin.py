@@ -72,8 +72,10 @@ class GlueApi:
         return to_namespace(self._call("list", parameters=parameters))
 
     def partial_update(self, href, body):
-        result = self._call("partial_update", parameters={self.href_param: href}, body=body)
-        return SimpleNamespace(task=result.get("pulp_href"))
+        """Waits for the update task; returns the updated object."""
+        return to_namespace(
+            self._call("partial_update", parameters={self.href_param: href}, body=body)
+        )
 
     def delete(self, href):
         result = self._call("delete", parameters={self.href_param: href})

@@ -6,7 +6,9 @@ import pytest
 from pulp_glue.common.exceptions import PulpHTTPError
 
 
-def test_remote_defaults_and_write_only_token(hugging_face_bindings, gen_object_with_cleanup):
+def test_remote_defaults_and_write_only_token(
+    hugging_face_bindings, gen_object_with_cleanup, monitor_task
+):
     remotes = hugging_face_bindings.RemotesHuggingFaceApi
     token = f"hf_{uuid.uuid4().hex}"
     remote = gen_object_with_cleanup(remotes, {"name": str(uuid.uuid4()), "hf_token": token})
@@ -23,6 +25,17 @@ def test_remote_defaults_and_write_only_token(hugging_face_bindings, gen_object_
         parameters={"hugging_face_hugging_face_remote_href": remote.pulp_href},
     )
     assert token not in repr(read)
+
+    new_token = f"hf_{uuid.uuid4().hex}"
+    task = remotes.ctx.call(
+        "remotes_hugging_face_hugging_face_partial_update",
+        parameters={"hugging_face_hugging_face_remote_href": remote.pulp_href},
+        body={"hf_token": new_token},
+        non_blocking=True,
+    )
+    finished = monitor_task(task["pulp_href"])
+    assert finished.state == "completed"
+    assert new_token not in repr(finished.to_dict())
 
     remotes.partial_update(remote.pulp_href, {"hf_token": "", "metadata_ttl": 5})
     updated = remotes.read(remote.pulp_href)
