@@ -8,6 +8,9 @@ corrupt file. A client that disconnects does not stop the download for the other
 """
 
 import asyncio
+import logging
+
+log = logging.getLogger(__name__)
 
 _flights = {}
 
@@ -58,8 +61,11 @@ def start(key, size, fetch):
     async def run():
         try:
             await fetch(flight)
-        except Exception as exc:  # noqa: BLE001 - any failure ends the flight for every follower
+        except BaseException as exc:  # any end but success fails the flight for every follower
             flight.finish(error=exc)
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the process is shutting down
+            log.warning("Upstream download failed: %s", exc or type(exc).__name__)
         else:
             flight.finish()
         finally:
