@@ -3,8 +3,9 @@
 pulpcore imports this module before it adds its catch-all route, so these routes own the Hub
 surface of a Hugging Face distribution: `.../resolve/...` (HEAD, GET) and `.../api/...`
 (GET, and POST for paths-info). A HEAD is answered from stored metadata (or one quick upstream
-HEAD), never by downloading the file; file bodies go through pulpcore's pull-through machinery
-at the commit the revision resolves to, so each file is fetched once and served from storage.
+HEAD), never by downloading the file. A file body is fetched once, at the commit the revision
+resolves to, with pulpcore's downloader and pull-through bookkeeping (artifact, content unit,
+RemoteArtifact, repository version), and served from storage afterwards.
 """
 
 import logging
@@ -98,9 +99,10 @@ class HuggingFaceHandler(Handler):
     def _permit_hub_client(self, request, distribution):
         """The content guard check, with the 401 a Hub client expects when it sent no token."""
         guard = distribution.content_guard
-        if guard is not None and isinstance(guard.cast(), HuggingFaceTokenContentGuard):
+        guard = guard.cast() if guard is not None else None
+        if isinstance(guard, HuggingFaceTokenContentGuard):
             try:
-                guard.cast().permit(request)
+                guard.permit(request)
             except MissingToken as exc:
                 raise hub.HubError(401, None, str(exc))
             except PermissionError as exc:
