@@ -6,6 +6,7 @@ is reused for the remote's `metadata_ttl`, and past it when upstream cannot answ
 gives the same answer.
 """
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -35,6 +36,27 @@ class Answer:
 
 def _api_key(*parts):
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+_in_flight = {}
+
+
+async def _once(key, make):
+    """Concurrent callers with the same key share one upstream request (in this process).
+
+    The request runs as its own task, so a client that goes away does not cancel it for others.
+    """
+    task = _in_flight.get(key)
+    if task is None:
+        task = asyncio.ensure_future(make())
+        _in_flight[key] = task
+
+        def forget(done):
+            if _in_flight.get(key) is done:
+                del _in_flight[key]
+
+        task.add_done_callback(forget)
+    return await asyncio.shield(task)
 
 
 class HubMetadata:
@@ -132,8 +154,9 @@ class HubMetadata:
             facts = await self._stored_facts(request, commit)
             if facts is not None:
                 return facts, FRESH
+        key = (self.remote.pk, "file", request.repo, request.revision, request.filename)
         try:
-            facts = await self.upstream.file_facts(request, request.revision)
+            facts = await _once(key, lambda: self._fetch_facts(request))
         except UpstreamUnavailable as exc:
             if commit:
                 facts = await self._stored_facts(request, commit)
@@ -150,6 +173,12 @@ class HubMetadata:
                 "Upstream %s unavailable (%s) for %s.", self.remote.url, exc, request.path()
             )
             raise exc.hub_error()
+        return facts, MISS
+
+    async def _fetch_facts(self, request):
+        """One upstream HEAD; what it says about the commit and the file is kept."""
+        try:
+            facts = await self.upstream.file_facts(request, request.revision)
         except hub.HubError as error:
             if error.code == hub.ENTRY_NOT_FOUND and error.commit:
                 await self._remember_commit(request.repo, request.revision, error.commit)
@@ -157,7 +186,7 @@ class HubMetadata:
             raise
         await self._remember_commit(request.repo, request.revision, facts.commit)
         await self._store_facts(request, facts.commit, facts)
-        return facts, MISS
+        return facts
 
     # --- API answers --------------------------------------------------------------------------
 
@@ -186,6 +215,10 @@ class HubMetadata:
             pass
 
     async def _fetch_info(self, repo, revision, query):
+        key = (self.remote.pk, "info", repo, revision, query)
+        return await _once(key, lambda: self._fetch_info_now(repo, revision, query))
+
+    async def _fetch_info_now(self, repo, revision, query):
         """Ask upstream for the repo info at a revision; store it under the commit it names."""
         request = hub.ApiRequest(repo, "info", revision or None)
         response = await self.upstream.fetch("GET", request.path(), query=list(query))
@@ -235,6 +268,11 @@ class HubMetadata:
         stored = await self._stored_answer(key)
         if stored:
             return stored
+        return await _once(
+            (self.remote.pk, key), lambda: self._fetch_listing(request, commit, query, form, key)
+        )
+
+    async def _fetch_listing(self, request, commit, query, form, key):
         if request.endpoint == "paths-info":
             response = await self.upstream.fetch(
                 "POST", request.path(commit), data=list(form) or None

@@ -1,5 +1,6 @@
 """Cache semantics: HEAD from metadata, Xet never reaches the client, ranges, revisions, errors."""
 
+import concurrent.futures
 import time
 
 import pytest
@@ -315,3 +316,25 @@ def test_pr_ref_encoded_or_not(hf_cache_factory, hub_reset):
         assert response.status_code == 200, revision
         assert response.headers["X-Repo-Commit"] == commit
         assert response.content == hub_reset.file_bytes(MODEL_ID, "pr-only.txt", commit)
+
+
+def test_concurrent_cold_metadata_requests_share_upstream_requests(
+    hf_cache_factory, hub_reset, pulpcore_bindings
+):
+    """A fleet of CI jobs asking for the same model at once costs one upstream request each."""
+    cache = hf_cache_factory()
+    hub_reset.configure(latency=1)  # all requests arrive while the first is still upstream
+    urls = [resolve_url(cache.endpoint, "config.json")] * 10 + [
+        f"{cache.endpoint}/api/models/{MODEL_ID}/revision/main"
+    ] * 10
+    methods = ["HEAD"] * 10 + ["GET"] * 10
+    with concurrent.futures.ThreadPoolExecutor(len(urls)) as pool:
+        responses = list(pool.map(lambda args: requests.request(*args), zip(methods, urls)))
+    hub_reset.configure(latency=0)
+    assert [r.status_code for r in responses] == [200] * len(urls)
+    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    assert {r.headers["X-Repo-Commit"] for r in responses[:10]} == {commit}
+    content_apps = len(pulpcore_bindings.StatusApi.status_read().online_content_apps)
+    seen = hub_reset.stats()["requests"]
+    assert len([r for r in seen if r["method"] == "HEAD"]) <= content_apps
+    assert len([r for r in seen if r["kind"] == "api"]) <= content_apps
