@@ -19,6 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from pulpcore.plugin.content import Handler, PathNotResolved, app
+from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
 from . import flights, hub
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 CACHE_HEADER = "X-Pulp-Cache"
 CHUNK_SIZE = 1024 * 1024
 DOWNLOAD_ERRORS = (ClientResponseError, ClientConnectionError, TimeoutError, UpstreamProtocolError)
+VALIDATION_ERRORS = (DigestValidationError, SizeValidationError)
 MAX_PATHS_INFO = 1000
 # Query arguments the cache passes upstream; everything else is dropped (and not a cache key).
 ALLOWED_QUERY = {
@@ -204,7 +206,8 @@ class HuggingFaceHandler(Handler):
         )
         downloader = remote.get_downloader(remote_artifact=remote_artifact, flight=flight)
         try:
-            result = await downloader.run()
+            # A wrong size or digest is final: followers already have the bytes, no retry.
+            result = await downloader.run(extra_data={"disable_retry_list": VALIDATION_ERRORS})
         except Exception:
             if downloader.path and os.path.exists(downloader.path):
                 os.unlink(downloader.path)

@@ -55,7 +55,6 @@ class HubDownloader(HttpDownloader):
     async def handle_data(self, data):
         await super().handle_data(data)
         if self.flight is not None:
-            self._emitted = True
             self._writer.flush()
             self._written += len(data)
             self.flight.progress(self.path, self._written)
