@@ -27,7 +27,8 @@ MAX_RAW_PATH_LENGTH = 4096
 COMMIT_RE = re.compile(r"^[0-9a-f]{40}$")
 # huggingface_hub's own rule (utils/_validators.py), plus the length limit
 _REPO_PART_RE = re.compile(r"^[A-Za-z0-9_.\-]+$")
-_REVISION_RE = re.compile(r"^[A-Za-z0-9._\-/]+$")
+# Git ref names allow more, but never whitespace, ~ ^ : ? * [ \\ { } or control characters.
+_REVISION_RE = re.compile(r"^[A-Za-z0-9._\-/+@=,]+$")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _PR_RE = re.compile(r"^refs/pr/[1-9][0-9]{0,8}$")
 
@@ -169,6 +170,7 @@ def validate_revision(revision):
         or len(revision) > MAX_REVISION_LENGTH
         or not _REVISION_RE.fullmatch(revision)
         or revision[0] in "-/."
+        or revision == "@"
         or revision.endswith(("/", ".", ".lock"))
         or ".." in revision
         or "//" in revision

@@ -817,6 +817,7 @@ def test_validate_revision_accepts(revision):
         pytest.param("refs/pr/1234567890", id="pr-10-digits"),
         pytest.param("refs/pr/1/x", id="pr-suffix"),
         pytest.param("refs/heads/", id="heads-empty"),
+        pytest.param("@", id="lone-at"),
         pytest.param("ma in", id="space"),
         pytest.param("main~1", id="tilde"),
         pytest.param("main^", id="caret"),
@@ -1340,3 +1341,10 @@ def test_unencoded_refs_in_resolve_paths(raw, revision, filename):
 def test_file_facts_from_listing_entry(entry, expected):
     assert hub.file_facts_from_entry(entry, COMMIT) == expected
     assert hub.file_facts_from_entry(entry, "main") is None
+
+
+@pytest.mark.parametrize("revision", ["v1.0+cu118", "release@2024", "a=b,c", "user/feature"])
+def test_git_ref_names_with_punctuation_are_valid(revision):
+    assert hub.validate_revision(revision) == revision
+    request = hub.parse_hub_path(f"org/m/resolve/{hub.quote_revision(revision)}/config.json")
+    assert request.revision == revision
