@@ -9,7 +9,6 @@ RemoteArtifact, repository version), and served from storage afterwards.
 """
 
 import logging
-import mimetypes
 import os
 from functools import partial
 
@@ -26,12 +25,13 @@ from . import flights, hub
 from .downloaders import UpstreamProtocolError
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
+    HuggingFaceContent,
     HuggingFaceDistribution,
     HuggingFaceRemote,
     HuggingFaceTokenContentGuard,
     MissingToken,
 )
-from .upstream import UpstreamUnavailable
+from .upstream import UpstreamUnavailable, close_all
 
 log = logging.getLogger(__name__)
 
@@ -145,21 +145,36 @@ class HuggingFaceHandler(Handler):
     async def _resolve(self, request, distribution, remote, resolve_request):
         facts, state = await HubMetadata(remote).file_facts(resolve_request)
         headers = {
-            "X-Repo-Commit": facts.commit,
-            "ETag": f'"{facts.etag}"',
-            "X-Linked-Size": str(facts.size),
-            "Accept-Ranges": "bytes",
-            "Content-Type": mimetypes.guess_type(resolve_request.filename)[0]
-            or "application/octet-stream",
+            **hub.resolve_headers(facts, resolve_request.filename),
             **_cache_headers(state),
         }
-        if facts.lfs_sha256:
-            headers["X-Linked-Etag"] = f'"{facts.etag}"'
         if request.method == "HEAD":
             return web.Response(headers={**headers, "Content-Length": str(facts.size)})
         return await self._serve_file(
             request, distribution, remote, resolve_request, facts, headers
         )
+
+    @staticmethod
+    def _set_etag_headers(headers, sha):
+        # pulpcore sets the sha256 as ETag on stored files; keep the hub's, as the HEAD gave it.
+        headers.setdefault("ETag", f'"{sha}"')
+
+    @staticmethod
+    async def _stored_file(distribution, remote, resolve_request, facts, url):
+        """The file this remote stored, if its bytes are what the remote's hub says now.
+
+        The cache is per remote (`RemoteArtifact`), and within it the digest decides: bytes that
+        another hub gave for the same commit are never served here.
+        """
+        query = ContentArtifact.objects.filter(
+            remoteartifact__remote=remote, remoteartifact__url=url, artifact__isnull=False
+        )
+        units = HuggingFaceContent.matching(
+            resolve_request.repo, facts, resolve_request.filename, distribution.pulp_domain_id
+        )
+        if units is not None:  # else no digest to compare with: the remote's own download
+            query = query.filter(content__in=units.values("pk"))
+        return await query.select_related("artifact__pulp_domain").afirst()
 
     async def _serve_file(self, request, distribution, remote, resolve_request, facts, headers):
         relative_path = resolve_request.path(revision=facts.commit)
@@ -167,19 +182,13 @@ class HuggingFaceHandler(Handler):
         repository = None
         if distribution.repository_id:
             repository = await distribution.repository.acast()
-        remote_artifact = (
-            await RemoteArtifact.objects.select_related(
-                "content_artifact__artifact__pulp_domain", "remote"
-            )
-            .filter(remote=remote, url=url)
-            .afirst()
+        content_artifact = await self._stored_file(
+            distribution, remote, resolve_request, facts, url
         )
-        if remote_artifact is not None:
-            content_artifact = remote_artifact.content_artifact
+        if content_artifact is not None:
             if repository is not None and repository.PULL_THROUGH_SUPPORTED:
                 await repository.async_pull_through_add_content(content_artifact)
-            if content_artifact.artifact:
-                return await self._serve_content_artifact(content_artifact, headers, request)
+            return await self._serve_content_artifact(content_artifact, headers, request)
         if remote.policy == HuggingFaceRemote.STREAMED:
             return await self._stream_without_storing(request, remote, url, relative_path, headers)
         key = (remote.pk, url)
@@ -204,7 +213,11 @@ class HuggingFaceHandler(Handler):
             size=facts.size,
             sha256=facts.lfs_sha256,
         )
-        downloader = remote.get_downloader(remote_artifact=remote_artifact, flight=flight)
+        downloader = remote.get_downloader(
+            remote_artifact=remote_artifact,
+            flight=flight,
+            expected_git_blob_sha1=facts.git_blob_sha1,
+        )
         try:
             # A wrong size or digest is final: followers already have the bytes, no retry.
             result = await downloader.run(extra_data={"disable_retry_list": VALIDATION_ERRORS})
@@ -212,9 +225,19 @@ class HuggingFaceHandler(Handler):
             if downloader.path and os.path.exists(downloader.path):
                 os.unlink(downloader.path)
             raise
-        saved = await sync_to_async(self._save_artifact)(result, remote_artifact)
+        saved = await sync_to_async(self._store)(result, remote_artifact, downloader.git_blob_sha1)
         if repository is not None and repository.PULL_THROUGH_SUPPORTED:
             await repository.async_pull_through_add_content(saved[relative_path])
+
+    def _store(self, result, remote_artifact, git_blob_sha1):
+        """pulpcore's artifact and content bookkeeping, plus the unit's git blob id."""
+        saved = self._save_artifact(result, remote_artifact)
+        if git_blob_sha1:
+            content_ids = [ca.content_id for ca in saved.values()]
+            HuggingFaceContent.objects.filter(
+                pk__in=content_ids, git_blob_sha1__isnull=True
+            ).update(git_blob_sha1=git_blob_sha1)
+        return saved
 
     async def _follow(self, request, flight, headers):
         """Stream a file (or the requested range) from a download in progress.
@@ -376,6 +399,7 @@ def _add_routes():
     if settings.DOMAIN_ENABLED:
         prefix += "{pulp_domain}/"
     handler = HuggingFaceHandler()
+    app.on_cleanup.append(close_all)
     app.add_routes(
         [
             web.route("*", prefix + r"{path:.+/resolve/.+}", handler.handle),

@@ -1,11 +1,13 @@
 """Downloading file bodies from the hub for pulpcore's pull-through machinery."""
 
+import hashlib
 import logging
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
 from pulpcore.plugin.download import HttpDownloader
+from pulpcore.plugin.exceptions import DigestValidationError
 
 log = logging.getLogger(__name__)
 
@@ -34,13 +36,28 @@ class HubDownloader(HttpDownloader):
 
     The hub answers `resolve` of an LFS file with a redirect to a CDN on another host. The
     remote's token (and basic auth) go only to the hub's own origin; a redirect may only lead
-    to http(s), and a loop or a long chain is an error, not a hang.
+    to http(s), and a loop or a long chain is an error, not a hang. A file that is not in LFS
+    is checked against its git blob id (the hub's ETag for it), as an LFS file is against its
+    sha256, so no file is stored that is not what this remote's hub says it is.
     """
 
-    def __init__(self, url, hub_url=None, hub_token=None, flight=None, **kwargs):
+    def __init__(
+        self,
+        url,
+        hub_url=None,
+        hub_token=None,
+        flight=None,
+        client=None,
+        expected_git_blob_sha1=None,
+        **kwargs,
+    ):
         self.hub_origin = origin(hub_url or url)
         self.hub_token = hub_token
         self.flight = flight  # followers read the temporary file as it grows
+        self.client = client  # the HubClient whose pooled session this download uses
+        self.expected_git_blob_sha1 = expected_git_blob_sha1
+        self.git_blob_sha1 = None
+        self._git_hasher = None
         self._emitted = False
         self._written = 0
         callback = kwargs.pop("headers_ready_callback", None)
@@ -54,10 +71,39 @@ class HubDownloader(HttpDownloader):
 
     async def handle_data(self, data):
         await super().handle_data(data)
+        if self.expected_git_blob_sha1 is not None:
+            if self._git_hasher is None:
+                # A git blob id is the sha1 of "blob <size>\0" + bytes; a wrong size fails anyway.
+                self._git_hasher = hashlib.sha1(b"blob %d\0" % (self.expected_size or 0))
+            self._git_hasher.update(data)
         if self.flight is not None:
             self._writer.flush()
             self._written += len(data)
             self.flight.progress(self.path, self._written)
+
+    def _ensure_no_broken_file(self):
+        super()._ensure_no_broken_file()
+        self._git_hasher = None
+
+    async def finalize(self):
+        if self.expected_git_blob_sha1 is not None and self._git_hasher is None:
+            self._git_hasher = hashlib.sha1(b"blob 0\0")  # an empty file
+        await super().finalize()
+        if self._git_hasher is not None:
+            self.git_blob_sha1 = self._git_hasher.hexdigest()
+            if self.git_blob_sha1 != self.expected_git_blob_sha1:
+                raise DigestValidationError(
+                    self.git_blob_sha1, self.expected_git_blob_sha1, url=self.url
+                )
+
+    async def run(self, extra_data=None):
+        if self.client is None:
+            return await super().run(extra_data=extra_data)
+        self.client.acquire()
+        try:
+            return await super().run(extra_data=extra_data)
+        finally:
+            self.client.release()
 
     def _request_headers(self, url):
         if self.hub_token and origin(url) == self.hub_origin:

@@ -6,6 +6,7 @@ client needs and which must never be passed on.
 """
 
 import json
+import mimetypes
 import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit
@@ -54,7 +55,7 @@ class HubError(Exception):
 
     def headers(self):
         headers = {"X-Error-Message": _header_safe(self.message)}
-        if self.retry_after and self.retry_after.isdigit():
+        if self.retry_after and self.retry_after.isascii() and self.retry_after.isdigit():
             headers["Retry-After"] = self.retry_after
         if self.code:
             headers["X-Error-Code"] = self.code
@@ -373,13 +374,23 @@ def rebase_url(url, upstream_base, local_base):
     return f"{local_base.rstrip('/')}/{rest}{query}"
 
 
-def strip_xet_fields(entries):
-    """Remove `xetHash` from tree / paths-info entries (a client with hf_xet would use Xet)."""
-    if isinstance(entries, list):
-        for entry in entries:
-            if isinstance(entry, dict):
-                entry.pop("xetHash", None)
-    return entries
+XET_FIELDS = ("xetHash", "xetEnabled")
+
+
+def strip_xet_fields(value):
+    """Remove the Xet fields at any depth (tree entries, info `siblings`, `xetEnabled`).
+
+    A client with hf_xet that sees them talks to the hub's Xet servers, around the cache.
+    """
+    if isinstance(value, dict):
+        for name in XET_FIELDS:
+            value.pop(name, None)
+        for item in value.values():
+            strip_xet_fields(item)
+    elif isinstance(value, list):
+        for item in value:
+            strip_xet_fields(item)
+    return value
 
 
 @dataclass(frozen=True)
@@ -391,40 +402,106 @@ class FileFacts:
     size: int
     lfs_sha256: str | None = None
 
-    def headers(self):
-        headers = {
-            "X-Repo-Commit": self.commit,
-            "ETag": f'"{self.etag}"',
-            "X-Linked-Etag": f'"{self.etag}"',
-            "X-Linked-Size": str(self.size),
-            "Accept-Ranges": "bytes",
-        }
-        return headers
+    def content_digest(self):
+        """(field, value) that identifies these bytes: the LFS sha256, or the git blob id.
+
+        None when neither is known (the ETag of a non-LFS file is not a git blob id).
+        """
+        if self.lfs_sha256:
+            return "sha256", self.lfs_sha256
+        if GIT_SHA1_RE.fullmatch(self.etag):
+            return "git_blob_sha1", self.etag
+        return None
+
+    @property
+    def git_blob_sha1(self):
+        """The git blob id the downloaded bytes must have, for a non-LFS file."""
+        digest = self.content_digest()
+        return digest[1] if digest and digest[0] == "git_blob_sha1" else None
+
+
+def resolve_headers(facts, filename):
+    """The headers of a `resolve` answer (HEAD and GET alike), as the hub gives them.
+
+    The client names its cached blob after `X-Linked-Etag` (else `ETag`) and checks the size
+    against `X-Linked-Size`; only LFS files have an `X-Linked-Etag` on huggingface.co.
+    """
+    headers = {
+        "X-Repo-Commit": facts.commit,
+        "ETag": f'"{facts.etag}"',
+        "X-Linked-Size": str(facts.size),
+        "Accept-Ranges": "bytes",
+        "Content-Type": mimetypes.guess_type(filename)[0] or "application/octet-stream",
+    }
+    if facts.lfs_sha256:
+        headers["X-Linked-Etag"] = f'"{facts.etag}"'
+    return headers
 
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+GIT_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 
 
-def _lower_keys(headers):
+MAX_FILE_SIZE = 2**63 - 1  # what the database can hold (bigint)
+MAX_ETAG_LENGTH = 128
+# An ETag becomes a file name in the client cache: printable ASCII, no slash, quote or backslash.
+_ETAG_RE = re.compile(rf"^[!#-.0-\[\]-~]{{1,{MAX_ETAG_LENGTH}}}$")
+_ERROR_CODE_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def upstream_refused(message):
+    """A 502 for an upstream answer the cache will not use (never cached, never a 500)."""
+    return HubError(502, UPSTREAM_UNAVAILABLE, f"Upstream answer refused: {message}")
+
+
+def lower_keys(headers):
     # HTTP header names are case-insensitive; clients and servers spell them differently.
-    return {name.lower(): value for name, value in headers.items()}
+    return {str(name).lower(): value for name, value in headers.items()}
+
+
+def _header_text(headers, name):
+    value = headers.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _file_facts_problem(headers):
+    """(FileFacts, None) from resolve answer headers, or (None, what is wrong)."""
+    headers = lower_keys(headers)
+    commit = _header_text(headers, "x-repo-commit")
+    if not commit:
+        return None, "no X-Repo-Commit header."
+    if not is_commit(commit):
+        return None, "X-Repo-Commit is not a commit sha."
+    linked_etag = normalize_etag(_header_text(headers, "x-linked-etag"))
+    etag = linked_etag or normalize_etag(_header_text(headers, "etag"))
+    if not etag:
+        return None, "no ETag header."
+    if not _ETAG_RE.fullmatch(etag):
+        return None, f"the ETag is not a usable file name (at most {MAX_ETAG_LENGTH} characters)."
+    size = _header_text(headers, "x-linked-size") or _header_text(headers, "content-length")
+    if not size:
+        return None, "no X-Linked-Size or Content-Length header."
+    if not (size.isascii() and size.isdigit()) or int(size) > MAX_FILE_SIZE:
+        return None, "the file size is not a number the cache can store."
+    lfs_sha256 = linked_etag if linked_etag and SHA256_RE.fullmatch(linked_etag) else None
+    return FileFacts(commit=commit, etag=etag, size=int(size), lfs_sha256=lfs_sha256), None
 
 
 def file_facts_from_headers(headers):
     """Read `FileFacts` from the headers of an upstream resolve HEAD (200 or 3xx).
 
-    Returns None when the headers lack the commit or an ETag (not a Hub answer).
+    Returns None when the headers lack the commit, an ETag or a size, or hold values the
+    cache cannot use (not a Hub answer).
     """
-    headers = _lower_keys(headers)
-    commit = headers.get("x-repo-commit")
-    linked_etag = normalize_etag(headers.get("x-linked-etag"))
-    etag = linked_etag or normalize_etag(headers.get("etag"))
-    size = headers.get("x-linked-size") or headers.get("content-length")
-    if not is_commit(commit) or not etag or not (size and size.isascii() and size.isdigit()):
-        return None
-    size = int(size)
-    lfs_sha256 = linked_etag if linked_etag and SHA256_RE.fullmatch(linked_etag) else None
-    return FileFacts(commit=commit, etag=etag, size=size, lfs_sha256=lfs_sha256)
+    return _file_facts_problem(headers)[0]
+
+
+def file_facts_or_error(headers):
+    """`FileFacts` from a final resolve answer, or a 502 that names what is wrong."""
+    facts, problem = _file_facts_problem(headers)
+    if facts is None:
+        raise upstream_refused(problem)
+    return facts
 
 
 def file_facts_from_entry(entry, commit):
@@ -443,19 +520,53 @@ def file_facts_from_entry(entry, commit):
         etag, lfs_sha256 = sha256, sha256
     else:
         etag, lfs_sha256 = entry.get("oid"), None
-        if not (isinstance(etag, str) and re.fullmatch(r"[0-9a-f]{40}", etag)):
+        if not (isinstance(etag, str) and GIT_SHA1_RE.fullmatch(etag)):
             return None
-    if not isinstance(size, int) or isinstance(size, bool) or size < 0:
+    if not isinstance(size, int) or isinstance(size, bool) or not 0 <= size <= MAX_FILE_SIZE:
         return None
     return FileFacts(commit=commit, etag=etag, size=size, lfs_sha256=lfs_sha256)
 
 
+def parse_json_answer(body):
+    """An upstream JSON body, or a 502 saying why it is not one."""
+    if not body:
+        raise upstream_refused("the answer is empty.")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise upstream_refused("the answer is not valid JSON.")
+
+
+def info_commit(info, revision=None):
+    """The commit sha of a repo info answer (`sha`); a 502 when it has none.
+
+    An answer asked for at a commit may omit `sha`: the commit asked for stands in.
+    """
+    if not isinstance(info, dict):
+        raise upstream_refused("the repo info is not a JSON object.")
+    commit = info.get("sha")
+    if commit is None and is_commit(revision):
+        return revision
+    if not is_commit(commit):
+        raise upstream_refused("the repo info has no commit sha.")
+    return commit
+
+
+def listing_entries(entries):
+    """A tree / paths-info answer: a list of objects, else a 502."""
+    if not isinstance(entries, list):
+        raise upstream_refused("the listing is not a JSON list.")
+    if not all(isinstance(entry, dict) for entry in entries):
+        raise upstream_refused("the listing holds entries that are not objects.")
+    return entries
+
+
 def error_from_upstream(status, headers):
     """Map an upstream error answer to a `HubError` with the hub's code (kept as given)."""
-    headers = _lower_keys(headers)
-    code = headers.get("x-error-code")
-    message = headers.get("x-error-message") or f"Upstream answered {status}."
-    commit = headers.get("x-repo-commit")
-    if commit and not is_commit(commit):
-        commit = None
-    return HubError(status, code, message, commit=commit)
+    headers = lower_keys(headers)
+    code = _header_text(headers, "x-error-code")
+    if code and not _ERROR_CODE_RE.fullmatch(code):
+        code = None
+    message = _header_text(headers, "x-error-message") or f"Upstream answered {status}."
+    commit = _header_text(headers, "x-repo-commit")
+    return HubError(status, code, message, commit=commit if is_commit(commit) else None)

@@ -223,14 +223,9 @@ class HubMetadata:
         request = hub.ApiRequest(repo, "info", revision or None)
         response = await self.upstream.fetch("GET", request.path(), query=list(query))
         info = response.json()
-        commit = info.get("sha") if isinstance(info, dict) else None
-        if hub.is_commit(revision) and commit is None:
-            commit = revision
-        if not hub.is_commit(commit or ""):
-            raise hub.HubError(
-                502, hub.UPSTREAM_UNAVAILABLE, "The upstream repo info has no commit sha."
-            )
-        answer = Answer(200, {"Content-Type": "application/json"}, response.body, MISS)
+        commit = hub.info_commit(info, revision)
+        body = json.dumps(hub.strip_xet_fields(info)).encode()
+        answer = Answer(200, {"Content-Type": "application/json"}, body, MISS)
         await self._store_answer(_api_key("info", commit, query), repo, commit, answer)
         await self._remember_commit(repo, revision, commit)
         return answer
@@ -257,9 +252,7 @@ class HubMetadata:
         """The repo's branches, tags and PR refs: live, as upstream says now."""
         response = await self.upstream.fetch("GET", request.path(), query=list(query))
         if not isinstance(response.json(), dict):
-            raise hub.HubError(
-                502, hub.UPSTREAM_UNAVAILABLE, "The upstream refs are not an object."
-            )
+            raise hub.upstream_refused("the refs are not a JSON object.")
         return Answer(200, {"Content-Type": "application/json"}, response.body, MISS)
 
     async def listing(self, request, commit, query, form=()):
@@ -279,11 +272,7 @@ class HubMetadata:
             )
         else:
             response = await self.upstream.fetch("GET", request.path(commit), query=list(query))
-        entries = response.json()
-        if not isinstance(entries, list):
-            raise hub.HubError(
-                502, hub.UPSTREAM_UNAVAILABLE, "The upstream listing is not a JSON list."
-            )
+        entries = hub.listing_entries(response.json())
         headers = {"Content-Type": "application/json"}
         if link := hub.next_page_url(response.headers.get("link")):
             headers[NEXT_PAGE] = link  # as upstream gave it; rebased onto the cache when served

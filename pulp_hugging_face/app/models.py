@@ -1,3 +1,4 @@
+import asyncio
 import hashlib
 import hmac
 from logging import getLogger
@@ -5,7 +6,6 @@ from logging import getLogger
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from pulpcore.plugin.download import DownloaderFactory
 from pulpcore.plugin.models import (
     AutoAddObjPermsMixin,
     Content,
@@ -36,10 +36,12 @@ def parse_commit_path(relative_path):
 
 
 class HuggingFaceContent(Content):
-    """One file of a Hub repository at one commit.
+    """One file of a Hub repository at one commit, with the bytes it was found to have.
 
     Stored under the relative path `{prefix}{repo_id}/resolve/{commit}/{path}`, the Hub's own
-    URL shape, so a repository version can be served by path as the Hub would.
+    URL shape, so a repository version can be served by path as the Hub would. The digest is
+    part of the identity: two hubs may claim the same commit with different bytes, and each
+    remote is served only the bytes that match what its own hub says (`matches`).
     """
 
     TYPE = "hugging_face"
@@ -51,6 +53,8 @@ class HuggingFaceContent(Content):
     path = models.TextField()
     sha256 = models.CharField(max_length=64, db_index=True)
     size = models.BigIntegerField()
+    # sha1 of the bytes as a git blob: the hub's ETag of a file that is not in LFS.
+    git_blob_sha1 = models.CharField(max_length=40, null=True)
     _pulp_domain = models.ForeignKey("core.Domain", default=get_domain_pk, on_delete=models.PROTECT)
 
     @property
@@ -72,9 +76,30 @@ class HuggingFaceContent(Content):
             size=artifact.size,
         )
 
+    @classmethod
+    def matching(cls, repo, facts, path, domain):
+        """The stored units whose bytes are the file a hub described with `facts`.
+
+        None when the facts name no digest to compare with (a hub whose ETag of a non-LFS
+        file is not a git blob id): then only this remote's own download can be trusted.
+        """
+        digest = facts.content_digest()
+        if digest is None:
+            return None
+        field, value = digest
+        return cls.objects.filter(
+            repo_type=repo.repo_type,
+            repo_id=repo.repo_id,
+            commit=facts.commit,
+            path=path,
+            size=facts.size,
+            _pulp_domain=domain,
+            **{field: value},
+        )
+
     class Meta:
         default_related_name = "%(app_label)s_%(model_name)s"
-        unique_together = ("repo_type", "repo_id", "commit", "path", "_pulp_domain")
+        unique_together = ("repo_type", "repo_id", "commit", "path", "sha256", "_pulp_domain")
 
 
 class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
@@ -110,15 +135,16 @@ class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
 
     @property
     def download_factory(self):
-        try:
-            return self._download_factory
-        except AttributeError:
-            from .downloaders import HubDownloader
+        """The process's one client setup for this remote (see `upstream.HubClient`)."""
+        from .upstream import HubClient, client_for
 
-            self._download_factory = DownloaderFactory(
-                self, downloader_overrides={"http": HubDownloader, "https": HubDownloader}
-            )
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # synchronous code (a task): a client of its own
+            if not hasattr(self, "_download_factory"):
+                self._download_factory = HubClient(self)
             return self._download_factory
+        return client_for(self)
 
     def get_downloader(self, remote_artifact=None, url=None, download_factory=None, **kwargs):
         kwargs.setdefault("hub_url", self.url)

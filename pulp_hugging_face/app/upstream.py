@@ -1,37 +1,135 @@
-"""Asking the hub for metadata, without blocking the content app's event loop."""
+"""One HTTP client setup per remote and process, for metadata requests and file bodies alike.
+
+pulpcore's `DownloaderFactory` builds an aiohttp session from a remote's fields (`ca_cert`,
+`client_cert`/`client_key`, `tls_validation`, `headers`, timeouts) and adds `proxy_url` with its
+credentials and `rate_limit` per download. `HubClient` is that factory, kept once per remote
+(and per change of the remote) in each process, so file downloads share one pooled session
+instead of opening a new one per cold file, and metadata requests go through the very same
+session, proxy, throttle and timeouts. A remote that is updated gets a new client; the old one
+closes when its last request ends. Every client closes when the content app shuts down.
+"""
 
 import asyncio
-import json
+import atexit
 import logging
-import ssl
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
 
 import aiohttp
 
+from pulpcore.plugin.download import DownloaderFactory
+
 from . import hub
-from .downloaders import REDIRECT_STATUSES, origin
+from .downloaders import REDIRECT_STATUSES, HubDownloader, origin
 
 log = logging.getLogger(__name__)
 
 MAX_METADATA_BYTES = 64 * 1024 * 1024
 MAX_REDIRECTS = 5
-USER_AGENT = "pulp-hugging-face (pull-through cache)"
-
-_sessions = {}
+READ_CHUNK = 256 * 1024
 
 
-def _session():
-    """One pooled session per event loop (the content app runs one loop per process)."""
-    loop = asyncio.get_running_loop()
-    session = _sessions.get(loop)
-    if session is None or session.closed:
-        session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=200, limit_per_host=100),
-            headers={"User-Agent": USER_AGENT},
+class HubClient(DownloaderFactory):
+    """pulpcore's downloader factory for one remote, plus what metadata requests need."""
+
+    def __init__(self, remote):
+        super().__init__(
+            remote, downloader_overrides={"http": HubDownloader, "https": HubDownloader}
         )
-        _sessions[loop] = session
-    return session
+        self.remote = remote
+        self.hub_origin = origin(remote.url)
+        self.active = 0
+        self.retired = False
+
+    @property
+    def session(self):
+        return self._session
+
+    @property
+    def throttler(self):
+        return self.remote.download_throttler if self.remote.rate_limit else None
+
+    def build(self, url, **kwargs):
+        kwargs.setdefault("client", self)
+        return super().build(url, **kwargs)
+
+    def request_options(self, url):
+        """Proxy and credentials for one request; the token only to the hub's own origin."""
+        remote = self.remote
+        options, headers = {}, {}
+        if remote.proxy_url:
+            options["proxy"] = remote.proxy_url
+            if remote.proxy_username and remote.proxy_password:
+                options["proxy_auth"] = aiohttp.BasicAuth(
+                    remote.proxy_username, remote.proxy_password
+                )
+        if origin(url) == self.hub_origin:
+            if remote.hf_token:
+                headers["Authorization"] = f"Bearer {remote.hf_token}"
+            elif remote.username:
+                options["auth"] = aiohttp.BasicAuth(remote.username, remote.password or "")
+        options["headers"] = headers
+        return options
+
+    def timeout(self):
+        """A metadata request is bounded by `metadata_timeout` (a client HEAD waits 10 s)."""
+        remote = self.remote
+        total = remote.metadata_timeout or 8.0
+        if remote.total_timeout:
+            total = min(total, remote.total_timeout)
+        return aiohttp.ClientTimeout(
+            total=total,
+            connect=remote.connect_timeout,
+            sock_connect=remote.sock_connect_timeout,
+            sock_read=remote.sock_read_timeout,
+        )
+
+    def acquire(self):
+        self.active += 1
+
+    def release(self):
+        self.active -= 1
+        if self.retired and self.active <= 0:
+            self._close_soon()
+
+    def retire(self):
+        """Replaced by a newer client for the same remote: close once nothing uses it."""
+        self.retired = True
+        if self.active <= 0:
+            self._close_soon()
+
+    def _close_soon(self):
+        if not self._session.closed:
+            asyncio.get_running_loop().create_task(self._session.close())
+
+
+_clients = {}  # event loop -> {remote pk: HubClient}
+
+
+def client_for(remote):
+    """The HubClient of this remote (as last saved) for the running event loop."""
+    loop = asyncio.get_running_loop()
+    clients = _clients.setdefault(loop, {})
+    for stale_loop in [other for other in _clients if other.is_closed()]:
+        del _clients[stale_loop]
+    client = clients.get(remote.pk)
+    if client is not None and client.remote.pulp_last_updated == remote.pulp_last_updated:
+        return client
+    if client is not None:
+        client.retire()
+    client = clients[remote.pk] = HubClient(remote)
+    # pulpcore registers an atexit hook per factory, which keeps it alive for good; this one
+    # is closed by `retire()` or `close_all()` instead.
+    atexit.unregister(client._session_cleanup)
+    return client
+
+
+async def close_all(app=None):
+    """Close every session of this process's event loop (content app shutdown)."""
+    clients = _clients.pop(asyncio.get_running_loop(), {})
+    for client in clients.values():
+        if not client.session.closed:
+            await client.session.close()
 
 
 class UpstreamUnavailable(Exception):
@@ -54,6 +152,23 @@ class UpstreamUnavailable(Exception):
         )
 
 
+def _refused(message):
+    return hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, f"Upstream answer refused: {message}")
+
+
+async def read_body(response, limit=MAX_METADATA_BYTES):
+    """The whole body, however many pieces it arrives in, refused beyond `limit` bytes."""
+    if response.content_length is not None and response.content_length > limit:
+        raise _refused(f"the answer is larger than {limit} bytes.")
+    pieces, size = [], 0
+    async for piece in response.content.iter_chunked(READ_CHUNK):
+        size += len(piece)
+        if size > limit:
+            raise _refused(f"the answer is larger than {limit} bytes.")
+        pieces.append(piece)
+    return b"".join(pieces)
+
+
 @dataclass
 class UpstreamResponse:
     status: int
@@ -62,12 +177,7 @@ class UpstreamResponse:
     url: str
 
     def json(self):
-        try:
-            return json.loads(self.body)
-        except (ValueError, UnicodeDecodeError):
-            raise hub.HubError(
-                502, hub.UPSTREAM_UNAVAILABLE, "The upstream hub answered with invalid JSON."
-            )
+        return hub.parse_json_answer(self.body)
 
 
 class Upstream:
@@ -76,25 +186,6 @@ class Upstream:
     def __init__(self, remote):
         self.remote = remote
         self.base = remote.url.rstrip("/")
-        self.origin = origin(self.base)
-        self.timeout = aiohttp.ClientTimeout(total=remote.metadata_timeout or 8.0)
-
-    def _request_options(self, url):
-        headers = {"Accept-Encoding": "identity"}
-        options = {"headers": headers, "allow_redirects": False, "timeout": self.timeout}
-        if origin(url) == self.origin and self.remote.hf_token:
-            headers["Authorization"] = f"Bearer {self.remote.hf_token}"
-        if self.remote.proxy_url:
-            options["proxy"] = self.remote.proxy_url
-            if self.remote.proxy_username:
-                options["proxy_auth"] = aiohttp.BasicAuth(
-                    self.remote.proxy_username, self.remote.proxy_password or ""
-                )
-        if not self.remote.tls_validation:
-            options["ssl"] = False
-        elif self.remote.ca_cert:
-            options["ssl"] = ssl.create_default_context(cadata=self.remote.ca_cert)
-        return options
 
     async def request(self, method, path, query=None, data=None, stop_at=None):
         """Send a request to `{hub}/{path}`; follow redirects within the hub's origin only.
@@ -102,45 +193,62 @@ class Upstream:
         `stop_at(status, headers)` may end the redirect chain early (a resolve HEAD answered
         with a 302 to the CDN already carries everything).
         """
+        client = client_for(self.remote)
         url = f"{self.base}/{path}"
         if query:
             url += "?" + urlencode(query, doseq=True)
-        for _ in range(MAX_REDIRECTS + 1):
-            try:
-                async with _session().request(
-                    method, url, data=data, **self._request_options(url)
-                ) as response:
-                    headers = {name.lower(): value for name, value in response.headers.items()}
-                    status = response.status
-                    if method == "HEAD" or status in REDIRECT_STATUSES:
-                        body = b""
-                    else:
-                        body = await response.content.read(MAX_METADATA_BYTES + 1)
-                        if len(body) > MAX_METADATA_BYTES:
-                            raise hub.HubError(
-                                502, hub.UPSTREAM_UNAVAILABLE, "Upstream metadata answer too large."
-                            )
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise UpstreamUnavailable(type(exc).__name__ if not str(exc) else str(exc))
-            if status >= 500 or status == 429:
-                raise UpstreamUnavailable(
-                    f"{method} answered {status}",
-                    status=status,
-                    retry_after=headers.get("retry-after"),
-                )
-            if status in REDIRECT_STATUSES and not (stop_at and stop_at(status, headers)):
-                location = headers.get("location")
-                target = urljoin(url, location or "")
-                if not location or origin(target) != self.origin:
-                    raise hub.HubError(
-                        502,
-                        hub.UPSTREAM_UNAVAILABLE,
-                        "The upstream hub redirected out of its origin.",
+        client.acquire()
+        try:
+            for _ in range(MAX_REDIRECTS + 1):
+                status, headers, body = await self._send(client, method, url, data)
+                if status >= 500 or status == 429:
+                    raise UpstreamUnavailable(
+                        f"{method} answered {status}",
+                        status=status,
+                        retry_after=headers.get("retry-after"),
                     )
-                url = target
-                continue
-            return UpstreamResponse(status, headers, body, url)
-        raise hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, "Too many upstream redirects.")
+                if status in REDIRECT_STATUSES and not (stop_at and stop_at(status, headers)):
+                    url = self._redirect_target(url, headers.get("location"))
+                    continue
+                return UpstreamResponse(status, headers, body, url)
+        finally:
+            client.release()
+        raise _refused("too many redirects.")
+
+    async def _send(self, client, method, url, data):
+        options = client.request_options(url)
+        options["headers"]["Accept-Encoding"] = "identity"
+        try:
+            if client.throttler:
+                await client.throttler.acquire()
+            async with client.session.request(
+                method,
+                url,
+                data=data,
+                allow_redirects=False,
+                timeout=client.timeout(),
+                **options,
+            ) as response:
+                headers = hub.lower_keys(response.headers)
+                body = b""
+                if method != "HEAD" and response.status not in REDIRECT_STATUSES:
+                    body = await read_body(response)
+                return response.status, headers, body
+        except aiohttp.ClientResponseError as exc:  # an answer aiohttp cannot parse
+            problem = str(exc.message).splitlines()[0] if exc.message else exc.status
+            raise UpstreamUnavailable(f"the answer is not valid HTTP ({problem})", status=502)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            raise UpstreamUnavailable(str(exc) or type(exc).__name__)
+
+    def _redirect_target(self, url, location):
+        try:
+            target = urljoin(url, location or "")
+            same_origin = origin(target) == origin(self.base)
+        except ValueError:
+            raise _refused("a redirect to an invalid URL.")
+        if not location or not same_origin:
+            raise _refused("the upstream hub redirected out of its origin.")
+        return target
 
     async def file_facts(self, resolve_request, revision):
         """HEAD `resolve` upstream: the commit, ETag and size of a file, without its body."""
@@ -151,14 +259,7 @@ class Upstream:
         )
         if response.status >= 400:
             raise hub.error_from_upstream(response.status, response.headers)
-        facts = hub.file_facts_from_headers(response.headers)
-        if facts is None:
-            raise hub.HubError(
-                502,
-                hub.UPSTREAM_UNAVAILABLE,
-                "The upstream answer lacks X-Repo-Commit, ETag or size headers.",
-            )
-        return facts
+        return hub.file_facts_or_error(response.headers)
 
     async def fetch(self, method, path, query=None, data=None):
         """An API answer; errors are raised in the hub's shape."""

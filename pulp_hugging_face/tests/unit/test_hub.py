@@ -982,8 +982,8 @@ def test_file_facts_from_headers(headers, expected):
 
 
 @pytest.mark.parametrize("headers, expected", FACTS_CASES)
-def test_file_facts_headers_round_trip(headers, expected):
-    assert hub.file_facts_from_headers(expected.headers()) == expected
+def test_resolve_headers_round_trip(headers, expected):
+    assert hub.file_facts_from_headers(hub.resolve_headers(expected, "f.bin")) == expected
 
 
 @pytest.mark.parametrize(
@@ -1046,14 +1046,22 @@ def test_file_facts_from_incomplete_headers_is_none(headers):
     assert hub.file_facts_from_headers(headers) is None
 
 
-def test_file_facts_headers():
-    assert hub.FileFacts(COMMIT, SHA256, 42, SHA256).headers() == {
+def test_resolve_headers_of_an_lfs_file_link_the_sha256():
+    assert hub.resolve_headers(hub.FileFacts(COMMIT, SHA256, 42, SHA256), "w.bin") == {
         "X-Repo-Commit": COMMIT,
         "ETag": f'"{SHA256}"',
         "X-Linked-Etag": f'"{SHA256}"',
         "X-Linked-Size": "42",
         "Accept-Ranges": "bytes",
+        "Content-Type": "application/octet-stream",
     }
+
+
+def test_resolve_headers_of_a_regular_file_have_no_linked_etag():
+    headers = hub.resolve_headers(hub.FileFacts(COMMIT, SHA1, 7), "config.json")
+    assert headers["ETag"] == f'"{SHA1}"'
+    assert "X-Linked-Etag" not in headers
+    assert headers["Content-Type"] == "application/json"
 
 
 def test_error_from_upstream_keeps_the_hub_answer():
@@ -1284,8 +1292,27 @@ def test_strip_xet_fields():
     ]
 
 
-@pytest.mark.parametrize("value", [None, {"xetHash": "h"}, "text", []])
-def test_strip_xet_fields_leaves_non_lists_alone(value):
+def test_strip_xet_fields_of_an_info_answer_at_any_depth():
+    info = {
+        "sha": COMMIT,
+        "xetEnabled": True,
+        "siblings": [
+            {"rfilename": "w.bin", "xetHash": "h", "lfs": {"sha256": SHA256, "xetHash": "h"}},
+            {"rfilename": "config.json"},
+        ],
+    }
+    assert hub.strip_xet_fields(info) is info
+    assert info == {
+        "sha": COMMIT,
+        "siblings": [
+            {"rfilename": "w.bin", "lfs": {"sha256": SHA256}},
+            {"rfilename": "config.json"},
+        ],
+    }
+
+
+@pytest.mark.parametrize("value", [None, "text", [], 3, {"xet": "kept"}])
+def test_strip_xet_fields_leaves_other_values_alone(value):
     before = json.dumps(value)
     assert hub.strip_xet_fields(value) is value
     assert json.dumps(value) == before

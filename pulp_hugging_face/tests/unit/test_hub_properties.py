@@ -309,13 +309,13 @@ HEX = "0123456789abcdef"
 @given(
     st.text(HEX, min_size=40, max_size=40),
     st.one_of(st.text(HEX, min_size=40, max_size=40), st.text(HEX, min_size=64, max_size=64)),
-    st.integers(min_value=0, max_value=2**63),
+    st.integers(min_value=0, max_value=hub.MAX_FILE_SIZE),
     st.booleans(),
 )
 def test_file_facts_round_trip_through_headers(commit, etag, size, weak):
     lfs = etag if len(etag) == 64 else None
     facts = hub.FileFacts(commit, etag, size, lfs)
-    headers = facts.headers()
+    headers = hub.resolve_headers(facts, "file.bin")
     assert hub.file_facts_from_headers(headers) == facts
     assert hub.normalize_etag(("W/" if weak else "") + headers["ETag"]) == etag
     lowered = {name.lower(): value for name, value in headers.items()}
@@ -367,3 +367,86 @@ def test_rebase_url_moves_upstream_urls_under_the_local_base(rest, prefix):
     rebased = hub.rebase_url(f"{upstream}/{rest}", upstream, local)
     assert rebased is not None and rebased.startswith(local + "/")
     assert hub.rebase_url(f"https://evil.example{prefix}/{rest}", upstream, local) is None
+
+
+# --- hostile upstream answers: a usable value or an HF-style 502, never another exception ----
+
+FACT_HEADERS = ["X-Repo-Commit", "ETag", "X-Linked-Etag", "X-Linked-Size", "Content-Length"]
+HOSTILE_TEXT = st.one_of(
+    st.text(max_size=300),
+    st.text(HEX, min_size=40, max_size=40),
+    st.integers(min_value=0, max_value=2**80).map(str),
+    st.just(COMMIT),
+)
+JSON_KEYS = ["sha", "type", "oid", "size", "lfs", "path", "xetHash", "x"]
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | HOSTILE_TEXT,
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(JSON_KEYS), children, max_size=5)
+    ),
+    max_leaves=20,
+)
+
+
+def assert_refusal(error):
+    assert error.status == 502 and error.code == hub.UPSTREAM_UNAVAILABLE
+    for value in error.headers().values():
+        assert value.isascii() and not CONTROL & set(value)
+
+
+@PROPERTY
+@given(st.dictionaries(st.sampled_from(FACT_HEADERS), HOSTILE_TEXT))
+def test_hostile_resolve_headers_give_usable_facts_or_a_502(headers):
+    try:
+        facts = hub.file_facts_or_error(headers)
+    except hub.HubError as error:
+        assert_refusal(error)
+        return
+    assert hub.is_commit(facts.commit)
+    assert 1 <= len(facts.etag) <= hub.MAX_ETAG_LENGTH and facts.etag.isascii()
+    assert not set(facts.etag) & set('/\\" ') and not CONTROL & set(facts.etag)
+    assert 0 <= facts.size <= hub.MAX_FILE_SIZE
+    for value in hub.resolve_headers(facts, "f").values():
+        assert value.isascii()
+
+
+@PROPERTY
+@given(st.binary(max_size=200) | JSON_VALUES.map(lambda v: json.dumps(v).encode()))
+def test_hostile_info_answers_give_a_commit_or_a_502(body):
+    try:
+        commit = hub.info_commit(hub.parse_json_answer(body))
+    except hub.HubError as error:
+        assert_refusal(error)
+        return
+    assert hub.is_commit(commit)
+
+
+@PROPERTY
+@given(JSON_VALUES)
+def test_hostile_listings_give_entries_or_a_502(value):
+    try:
+        entries = hub.listing_entries(value)
+    except hub.HubError as error:
+        assert_refusal(error)
+        return
+    for entry in entries:
+        facts = hub.file_facts_from_entry(entry, COMMIT)
+        if facts is not None:
+            assert 0 <= facts.size <= hub.MAX_FILE_SIZE
+            assert hub.SHA256_RE.fullmatch(facts.etag) or hub.GIT_SHA1_RE.fullmatch(facts.etag)
+    assert hub.strip_xet_fields(entries) is entries
+
+
+@PROPERTY
+@given(
+    st.integers(min_value=400, max_value=499),
+    st.dictionaries(st.sampled_from(["X-Error-Code", "X-Error-Message", "X-Repo-Commit"]),
+                    HOSTILE_TEXT),
+)  # fmt: skip
+def test_hostile_upstream_errors_give_safe_headers(status, headers):
+    error = hub.error_from_upstream(status, headers)
+    assert error.status == status
+    assert error.commit is None or hub.is_commit(error.commit)
+    for value in error.headers().values():
+        assert value.isascii() and not CONTROL & set(value) and len(value) <= 512

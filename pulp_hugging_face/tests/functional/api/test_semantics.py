@@ -49,6 +49,31 @@ def test_regular_file_head_has_git_etag(hf_cache_factory, hub_reset):
     assert "X-Linked-Etag" not in response.headers
 
 
+@pytest.mark.parametrize("filename", ["config.json", "big.bin"])
+def test_head_and_get_agree_cold_and_warm(hf_cache_factory, hub_reset, filename):
+    cache = hf_cache_factory()
+    facts = hub_reset.repo(MODEL_ID)["files"]["A"][filename]
+    lfs = facts["lfs"]
+    etag = f'"{facts["sha256"] if lfs else facts["git_sha1"]}"'
+    url = resolve_url(cache.endpoint, filename)
+
+    answers = {
+        "cold GET": requests.get(url),
+        "warm HEAD": requests.head(url),
+        "warm GET": requests.get(url),
+        "warm GET again": requests.get(url),
+    }
+    fresh = hf_cache_factory()  # HEAD first on a new remote, then the GET that fetches
+    answers["HEAD on a new remote"] = requests.head(resolve_url(fresh.endpoint, filename))
+    answers["cold GET after HEAD"] = requests.get(resolve_url(fresh.endpoint, filename))
+    for name, response in answers.items():
+        assert response.status_code == 200, name
+        assert response.headers["ETag"] == etag, name
+        assert response.headers.get("X-Linked-Etag") == (etag if lfs else None), name
+        assert response.headers["X-Linked-Size"] == str(facts["size"]), name
+        assert response.headers["X-Repo-Commit"] == hub_reset.commit_sha(MODEL_ID, "main"), name
+
+
 XET_DOWNLOAD = """
 import hashlib, importlib.util
 from huggingface_hub import hf_hub_download
