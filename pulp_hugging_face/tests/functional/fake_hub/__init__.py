@@ -250,7 +250,8 @@ class FakeHub:
 
     def stats(self) -> dict:
         """{"total", "by_kind": {kind: n}, "requests", "cdn_requests"}; kinds: resolve, cdn, api,
-        xet, other. Requests are in arrival order, hub and CDN ones together."""
+        xet, other. Requests are in arrival order, hub and CDN ones together, each with its
+        request "headers"."""
         return self._call("GET", "stats")
 
     def count(self, kind: str | None = None) -> int:
