@@ -201,6 +201,8 @@ class Upstream:
         try:
             for _ in range(MAX_REDIRECTS + 1):
                 status, headers, body = await self._send(client, method, url, data)
+                if status == 407:  # the remote's proxy, not the hub: never the client's business
+                    raise UpstreamUnavailable("the proxy refused the remote's credentials", 502)
                 if status >= 500 or status == 429:
                     raise UpstreamUnavailable(
                         f"{method} answered {status}",
@@ -234,11 +236,19 @@ class Upstream:
                 if method != "HEAD" and response.status not in REDIRECT_STATUSES:
                     body = await read_body(response)
                 return response.status, headers, body
+        except aiohttp.ClientHttpProxyError as exc:  # CONNECT refused by the remote's proxy
+            raise UpstreamUnavailable(f"the proxy refused the connection ({exc.status})", 502)
         except aiohttp.ClientResponseError as exc:  # an answer aiohttp cannot parse
             problem = str(exc.message).splitlines()[0] if exc.message else exc.status
-            raise UpstreamUnavailable(f"the answer is not valid HTTP ({problem})", status=502)
+            raise UpstreamUnavailable(
+                f"the answer{self._via(client)} is not valid HTTP ({problem})", status=502
+            )
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
-            raise UpstreamUnavailable(str(exc) or type(exc).__name__)
+            raise UpstreamUnavailable(f"{str(exc) or type(exc).__name__}{self._via(client)}")
+
+    @staticmethod
+    def _via(client):
+        return " (through the remote's proxy)" if client.remote.proxy_url else ""
 
     def _redirect_target(self, url, location):
         try:
