@@ -36,6 +36,7 @@ from .upstream import UpstreamUnavailable, close_all
 log = logging.getLogger(__name__)
 
 CACHE_HEADER = "X-Pulp-Cache"
+HUB_ETAG = "hub_etag"  # request key: the ETag a resolve answer must carry
 CHUNK_SIZE = 1024 * 1024
 DOWNLOAD_ERRORS = (ClientResponseError, ClientConnectionError, TimeoutError, UpstreamProtocolError)
 VALIDATION_ERRORS = (DigestValidationError, SizeValidationError)
@@ -150,6 +151,7 @@ class HuggingFaceHandler(Handler):
         }
         if request.method == "HEAD":
             return web.Response(headers={**headers, "Content-Length": str(facts.size)})
+        request[HUB_ETAG] = headers["ETag"]
         return await self._serve_file(
             request, distribution, remote, resolve_request, facts, headers
         )
@@ -394,12 +396,20 @@ class HuggingFaceHandler(Handler):
         return web.Response(status=answer.status, body=body, headers=headers)
 
 
+async def _keep_hub_etag(request, response):
+    """aiohttp's FileResponse sets an ETag of its own (mtime-size); a resolve keeps the hub's."""
+    etag = request.get(HUB_ETAG)
+    if etag is not None and response.status in (200, 206):
+        response.headers["ETag"] = etag
+
+
 def _add_routes():
     prefix = settings.CONTENT_PATH_PREFIX
     if settings.DOMAIN_ENABLED:
         prefix += "{pulp_domain}/"
     handler = HuggingFaceHandler()
     app.on_cleanup.append(close_all)
+    app.on_response_prepare.append(_keep_hub_etag)
     app.add_routes(
         [
             web.route("*", prefix + r"{path:.+/resolve/.+}", handler.handle),
