@@ -36,7 +36,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-from .repos import DATASET_ID, GATED_ID, MODEL_ID, PRIVATE_ID, SPACE_ID
+from .repos import (
+    DATASET_ID,
+    GATED_ID,
+    LARGE_DATASET_ID,
+    MODEL_ID,
+    PRIVATE_ID,
+    SHARDED_MODEL_ID,
+    SPACE_ID,
+)
 
 DEFAULT_TOKEN = "hf_fake_secret_token"
 _SOURCE_ROOT = Path(__file__).resolve().parents[4]  # the directory holding pulp_hugging_face/
@@ -45,8 +53,10 @@ __all__ = [
     "DATASET_ID",
     "DEFAULT_TOKEN",
     "GATED_ID",
+    "LARGE_DATASET_ID",
     "MODEL_ID",
     "PRIVATE_ID",
+    "SHARDED_MODEL_ID",
     "SPACE_ID",
     "FakeHub",
     "free_port",
@@ -275,7 +285,8 @@ class FakeHub:
         return self._call("GET", "repos")
 
     def repo(self, repo_id: str) -> dict:
-        return self.repos()["repos"][repo_id]
+        query = urllib.parse.urlencode({"repo": repo_id})
+        return self._call("GET", f"repos?{query}")["repos"][repo_id]
 
     def commit_sha(self, repo_id: str, label_or_revision: str) -> str:
         """The sha of a commit label ("A") or of a revision name ("main", "refs/pr/1")."""

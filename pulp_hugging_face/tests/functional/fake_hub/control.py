@@ -6,7 +6,7 @@
     POST /_fake/reset         clear the logs ({"all": true}: also config and branches)
     POST /_fake/config        change page size, latency, faults (see app.DEFAULT_CONFIG)
     POST /_fake/move-branch   {"repo": id, "branch": "main", "to": label-or-sha}
-    GET  /_fake/repos         repos, commits, refs and per-commit file facts
+    GET  /_fake/repos[?repo=id]   repos, commits, refs and per-commit file facts
     GET  /_fake/file?repo=&path=&revision=[&repo_type=]   raw bytes of a file
 """
 
@@ -99,11 +99,16 @@ async def handle_control(hub: HubServer, request: web.Request, action: str) -> w
         repo.branches[data.get("branch", "main")] = commit.sha
         return web.json_response({"branches": repo.branches})
     if action == "repos" and request.method == "GET":
+        wanted = request.query.get("repo")  # only this repo: the large ones describe 5,000 files
         return web.json_response(
             {
                 "hub_url": hub.hub_url,
                 "cdn_url": hub.cdn_url,
-                "repos": {r.repo_id: r.describe() for r in hub.repos.values()},
+                "repos": {
+                    r.repo_id: r.describe()
+                    for r in hub.repos.values()
+                    if wanted in (None, r.repo_id)
+                },
             }
         )
     if action == "file" and request.method == "GET":
