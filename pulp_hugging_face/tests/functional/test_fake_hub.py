@@ -5,6 +5,7 @@ with a fresh HF_HOME, so these tests also document what a direct download leaves
 cache, the reference that the Pulp tests compare against.
 """
 
+import asyncio
 import hashlib
 import http.client
 import importlib.metadata
@@ -13,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.error
 import urllib.parse
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pytest
 from pulp_hugging_face.tests.functional.fake_hub import (
     DATASET_ID,
     GATED_ID,
+    LARGE_DATASET_ID,
     MODEL_ID,
     PRIVATE_ID,
     SPACE_ID,
@@ -611,3 +614,31 @@ def test_restart_keeps_ports(hub):
     hub.start()
     assert (hub.url, hub.cdn_url) == (url, cdn_url)
     assert hub.count() == 0
+
+
+def test_answers_arrive_in_pieces(hub):
+    """A large answer comes in several reads, as over TLS: reading "what is there" is not enough."""
+    aiohttp = pytest.importorskip("aiohttp")
+
+    async def reads(path):
+        async with aiohttp.ClientSession() as session, session.get(hub.url + path) as response:
+            pieces = []
+            while piece := await response.content.read(1 << 20):
+                pieces.append(piece)
+            return response.headers, pieces
+
+    headers, pieces = asyncio.run(reads(f"/api/datasets/{LARGE_DATASET_ID}?blobs=true"))
+    body = b"".join(pieces)
+    assert int(headers["Content-Length"]) == len(body) > 256 * 1024
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "Transfer-Encoding" not in headers
+    assert len(pieces) > 1 and len(pieces[0]) < len(body)
+    assert len(json.loads(body)["siblings"]) >= 5000
+
+    # Smaller pieces, longer pauses: more reads.
+    hub.configure(piece_size=4096, piece_pause=0.005)
+    _, pieces = asyncio.run(reads(f"/api/datasets/{LARGE_DATASET_ID}/tree/main?recursive=1"))
+    assert len(pieces) > 2 and max(map(len, pieces)) < len(b"".join(pieces)) // 2
+    assert hub.configure(piece_size=None)["piece_size"] is None
+    with pytest.raises(urllib.error.HTTPError):
+        hub.configure(piece_size=-1)

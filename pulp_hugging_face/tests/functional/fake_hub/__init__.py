@@ -273,7 +273,8 @@ class FakeHub:
         self._call("POST", "reset", {"all": everything})
 
     def configure(self, **config) -> dict:
-        """page_size, latency, fault, fault_target, fault_count, retry_after, xet, cdn_ttl."""
+        """page_size, latency, fault, fault_target, fault_count, retry_after, xet, cdn_ttl,
+        piece_size, piece_pause (see control.DEFAULT_CONFIG)."""
         return self._call("POST", "config", config)
 
     def move_branch(self, repo_id: str, to: str, branch: str = "main") -> None:

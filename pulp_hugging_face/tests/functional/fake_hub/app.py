@@ -105,12 +105,58 @@ def _ascii(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode()
 
 
+class Answer(web.StreamResponse):
+    """An answer with a Content-Length, its body written in pieces with a pause between them.
+
+    Over TLS huggingface.co's answers arrive in records of at most 16 KiB, so a reader that
+    takes "whatever is buffered" gets a prefix. The piece size and pause come from the hub's
+    config (`piece_size`, `piece_pause`), put on the request by the hub's entry points; control
+    answers and anything else without them are written in one piece.
+    """
+
+    def __init__(self, body: bytes, status: int = 200, headers=None, content_type=None):
+        super().__init__(status=status, headers=headers)
+        if content_type:
+            self.headers["Content-Type"] = content_type
+        self.body_bytes = body
+        self.content_length = len(body)
+        self._method, self._pieces = "GET", (None, 0.0)
+
+    async def prepare(self, request: web.BaseRequest):
+        self._method = request.method
+        self._pieces = request.get("pieces") or (None, 0.0)
+        return await super().prepare(request)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self.prepared and not self._eof_sent and self._method != "HEAD":
+            size, pause = self._pieces
+            await write_pieces(self, [self.body_bytes], size, pause)
+        await super().write_eof()
+
+
+async def write_pieces(response: web.StreamResponse, chunks, size: int | None, pause: float):
+    """Write `chunks` in pieces of at most `size` bytes (None: as they come), pausing between."""
+    first = True
+    for chunk in chunks:
+        for pos in range(0, len(chunk), size or len(chunk) or 1):
+            if not first and pause:
+                await asyncio.sleep(pause)
+            await response.write(chunk[pos : pos + size] if size else chunk)
+            first = False
+
+
+def json_answer(data, status: int = 200, headers: dict | None = None) -> Answer:
+    """A JSON answer as the hub sends it: Content-Length, application/json, written in pieces."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Answer(body, status, headers, "application/json; charset=utf-8")
+
+
 def hf_error(status: int, code: str | None, message: str, headers: dict | None = None):
     """An error as the hub sends it: X-Error-Code/X-Error-Message headers and a JSON body."""
     hdrs = {"X-Error-Message": _ascii(message), **(headers or {})}
     if code:
         hdrs["X-Error-Code"] = code
-    return web.json_response({"error": message}, status=status, headers=hdrs)
+    return json_answer({"error": message}, status=status, headers=hdrs)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
@@ -227,6 +273,7 @@ class HubServer:
         if route.kind == "control":
             return await handle_control(self, request, route.action)
         entry = self.record(request, route, "hub")
+        request["pieces"] = (self.config["piece_size"], self.config["piece_pause"])
         response = await self._guarded(request, route, self._dispatch)
         entry["status"] = response.status
         return response
@@ -321,7 +368,7 @@ class HubServer:
     def _whoami(self, request):
         if self._bearer(request) != self.token:
             return hf_error(401, None, "Invalid credentials in Authorization header")
-        return web.json_response(
+        return json_answer(
             {
                 "type": "user",
                 "id": "0" * 24,
@@ -419,6 +466,11 @@ class HubServer:
     async def write_body(self, request, response, chunks, length: int, kind: str):
         """Write the body, injecting a body fault if one is configured for this kind."""
         fault = self.take_fault(request, kind, body=True) if length else None
+        # Bodies the hub itself serves (small files) come in pieces like its API answers; the
+        # CDN's large bodies stream at full speed.
+        size, pause = (request.get("pieces") or (None, 0.0)) if kind == "resolve" else (None, 0)
+        if size:
+            chunks = (c[i : i + size] for c in chunks for i in range(0, len(c), size))
         if fault in ("drop", "short"):
             response.force_close()
         await response.prepare(request)
@@ -427,6 +479,8 @@ class HubServer:
         flip_at = length // 2 if fault == "corrupt" else -1
         pos, slept = 0, False
         for chunk in chunks:
+            if pos and pause:
+                await asyncio.sleep(pause)
             if fault == "slow" and not slept and pos + len(chunk) > length // 2:
                 cut = length // 2 - pos
                 await response.write(chunk[:cut])
@@ -471,19 +525,16 @@ class HubServer:
     @staticmethod
     def _children(commit: Commit, directory: str, recursive: bool) -> list[str]:
         """Paths under `directory`: sub-directories first, then files, depth first."""
-        prefix = f"{directory}/" if directory else ""
-        dirs = sorted(
-            d for d in commit.dirs() if d.startswith(prefix) and "/" not in d[len(prefix) :]
-        )
-        files = sorted(
-            p for p in commit.files if p.startswith(prefix) and "/" not in p[len(prefix) :]
-        )
-        out = []
-        for d in dirs:
-            out.append(d)
-            if recursive:
-                out.extend(HubServer._children(commit, d, True))
-        return out + files
+        key = ("children", directory, recursive)
+        if key not in commit._memo:
+            dirs, files = commit.listing(directory)
+            out = []
+            for d in dirs:
+                out.append(d)
+                if recursive:
+                    out.extend(HubServer._children(commit, d, True))
+            commit._memo[key] = out + files
+        return commit._memo[key]
 
     async def _tree(self, request, route, repo: Repo, commit: Commit):
         path = route.path or ""
@@ -513,7 +564,7 @@ class HubServer:
             flags = f"recursive={str(recursive).lower()}&expand={str(expand).lower()}"
             headers["Link"] = f'<{url}?{flags}&cursor={cursor}>; rel="next"'
         body = [self._entry(commit, p, expand) for p in page]
-        return web.json_response(body, headers=headers)
+        return json_answer(body, headers=headers)
 
     async def _paths_info(self, request, route, repo: Repo, commit: Commit):
         if request.content_type == "application/json":
@@ -531,7 +582,7 @@ class HubServer:
             if p and p not in seen and (p in commit.files or p in commit.dirs()):
                 seen.add(p)
                 out.append(self._entry(commit, p, expand))
-        return web.json_response(out)
+        return json_answer(out)
 
     async def _info(self, request, route, repo: Repo, commit: Commit):
         blobs = _is_true(request.query.get("blobs"))
@@ -567,7 +618,7 @@ class HubServer:
         if expand := request.query.getall("expand", []):
             # The hub answers only the requested fields (plus the ids) when expand is given.
             info = {k: v for k, v in info.items() if k in ("_id", "id", *expand)}
-        return web.json_response(info)
+        return json_answer(info)
 
     async def _commits(self, request, route, repo: Repo, commit: Commit):
         out, c = [], commit
@@ -582,7 +633,7 @@ class HubServer:
                 }
             )
             c = c.parent
-        return web.json_response(out)
+        return json_answer(out)
 
     def _refs(self, request, repo: Repo):
         def ref(name, full, sha):
@@ -597,7 +648,7 @@ class HubServer:
             out["pullRequests"] = [
                 ref(f"refs/pr/{n}", f"refs/pr/{n}", s) for n, s in repo.pull_requests.items()
             ]
-        return web.json_response(out)
+        return json_answer(out)
 
     async def _xet_read_token(self, request, route, repo: Repo, commit: Commit):
         return self._xet_token(repo)
@@ -611,4 +662,4 @@ class HubServer:
             "X-Xet-Token-Expiration": str(expiration),
         }
         body = {"casUrl": cas, "accessToken": "fake-xet-token", "exp": expiration}
-        return web.json_response(body, headers=headers)
+        return json_answer(body, headers=headers)

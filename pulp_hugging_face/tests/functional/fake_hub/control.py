@@ -35,6 +35,10 @@ DEFAULT_CONFIG = {
     "retry_after": 1,  # Retry-After of the "429" fault, seconds
     "xet": True,  # advertise Xet (X-Xet-Hash, Link rel=xet-auth, tree xetHash) for xet files
     "cdn_ttl": 3600,  # lifetime of the signed CDN URLs, seconds
+    # API answers and small-file bodies are written in pieces of at most piece_size bytes
+    # (None or 0: in one piece), piece_pause seconds apart, as TLS records reach a client.
+    "piece_size": 16 * 1024,
+    "piece_pause": 0.002,
 }
 
 
@@ -66,6 +70,12 @@ def validate_config(hub: HubServer, data: dict) -> str | None:
         return f"fault_target must be one of {FAULT_TARGETS}"
     if "page_size" in data and (not isinstance(data["page_size"], int) or data["page_size"] < 1):
         return "page_size must be a positive integer"
+    size = data.get("piece_size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        return "piece_size must be a non-negative integer or null"
+    pause = data.get("piece_pause", 0)
+    if not isinstance(pause, (int, float)) or isinstance(pause, bool) or pause < 0:
+        return "piece_pause must be a non-negative number"
     return None
 
 
