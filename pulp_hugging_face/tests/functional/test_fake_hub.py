@@ -171,7 +171,8 @@ def test_hf_hub_download(hub, client):
 
 
 def test_download_counts(hub, client):
-    """A regular file is a HEAD and a GET on the hub; an LFS file a HEAD there, a GET at the CDN."""
+    """A regular file is a HEAD on resolve (307), then a HEAD and a GET on resolve-cache, all on
+    the hub; an LFS file a HEAD there, a GET at the CDN."""
     client(
         DOWNLOAD,
         {
@@ -186,10 +187,12 @@ def test_download_counts(hub, client):
         },
     )
     stats = hub.stats()
-    assert [(r["method"], r["kind"]) for r in stats["requests"]] == [
-        ("HEAD", "resolve"),
-        ("GET", "resolve"),
+    assert [(r["method"], r["kind"], r["action"], r["status"]) for r in stats["requests"]] == [
+        ("HEAD", "resolve", "resolve", 307),
+        ("HEAD", "resolve", "resolve-cache", 200),
+        ("GET", "resolve", "resolve-cache", 200),
     ]
+    assert stats["by_kind"] == {"resolve": 3}
     hub.reset()
     client(
         DOWNLOAD,
@@ -205,9 +208,9 @@ def test_download_counts(hub, client):
         },
     )
     stats = hub.stats()
-    assert [(r["method"], r["kind"], r["status"]) for r in stats["requests"]] == [
-        ("HEAD", "resolve", 302),
-        ("GET", "cdn", 200),
+    assert [(r["method"], r["kind"], r["action"], r["status"]) for r in stats["requests"]] == [
+        ("HEAD", "resolve", "resolve", 302),
+        ("GET", "cdn", "cdn", 200),
     ]
     assert stats["total"] == 2 and stats["by_kind"] == {"resolve": 1, "cdn": 1}
     assert stats["cdn_requests"][0]["headers"]["Host"] == hub.cdn_url.split("//")[1]
@@ -228,7 +231,8 @@ def test_private_repo_with_token_never_leaks_it_to_the_cdn(hub, client):
     )
     assert Path(paths[1]).read_bytes() == hub.file_bytes(PRIVATE_ID, "weights.bin")
     stats = hub.stats()
-    assert stats["by_kind"] == {"resolve": 3, "cdn": 1}
+    # config.json: resolve (307), resolve-cache HEAD and GET; weights.bin: resolve (302), CDN.
+    assert stats["by_kind"] == {"resolve": 4, "cdn": 1}
     hub_requests = [r for r in stats["requests"] if r["origin"] == "hub"]
     assert all(r["authorization"] == f"Bearer {hub.token}" for r in hub_requests)
     assert "Authorization" not in stats["cdn_requests"][0]["headers"]
@@ -433,17 +437,23 @@ def test_hf_file_system(hub, client):
     assert bytes.fromhex(result["config"]) == config[10:30]
     assert bytes.fromhex(result["footer"]) == parquet[-8:] and parquet.endswith(b"PAR1")
     assert result["exists"] == [True, False]
-    # Range reads: LFS files are redirected (302) to the CDN, which answers 206 like the hub.
-    ranged = {(r["kind"], r["file"], r["status"]) for r in hub.stats()["requests"] if r["range"]}
+    # Range reads: LFS files are redirected (302) to the CDN, small ones (307) to resolve-cache;
+    # both answer 206.
+    ranged = {
+        (r["kind"], r["action"], r["file"], r["status"])
+        for r in hub.stats()["requests"]
+        if r["range"]
+    }
     lfs = {
         hub.repo(MODEL_ID)["files"]["A"]["big.bin"]["sha256"],
         hub.repo(DATASET_ID)["files"]["A"][PARQUET]["sha256"],
     }
     assert ranged == {
-        ("resolve", "big.bin", 302),
-        ("resolve", "config.json", 206),
-        ("resolve", PARQUET, 302),
-    } | {("cdn", sha, 206) for sha in lfs}
+        ("resolve", "resolve", "big.bin", 302),
+        ("resolve", "resolve", "config.json", 307),
+        ("resolve", "resolve-cache", "config.json", 206),
+        ("resolve", "resolve", PARQUET, 302),
+    } | {("cdn", "cdn", sha, 206) for sha in lfs}
 
 
 def test_error_mapping(hub, client):
@@ -521,9 +531,10 @@ def test_error_responses_look_like_the_hub(hub):
     )
     status, headers, _ = raw(hub, "GET", f"/api/models/{MODEL_ID}/tree/main/nope")
     assert (status, headers["X-Error-Code"]) == (404, "EntryNotFound")
-    status, headers, body = raw(
-        hub, "GET", f"/{MODEL_ID}/resolve/main/config.json", {"Range": "bytes=100000-"}
-    )
+    unsatisfiable = {"Range": "bytes=100000-"}
+    status, headers, _ = raw(hub, "GET", f"/{MODEL_ID}/resolve/main/config.json", unsatisfiable)
+    assert status == 307  # the range is for the final answer
+    status, headers, body = raw(hub, "GET", headers["Location"], unsatisfiable)
     assert (
         status == 416
         and headers["Content-Range"] == f"bytes */{len(hub.file_bytes(MODEL_ID, 'config.json'))}"
@@ -553,7 +564,7 @@ def test_transient_5xx_is_retried_and_other_faults(hub, client):
     status, headers, body = raw(hub, "GET", f"/api/models/{MODEL_ID}")
     assert status == 503 and "error" in json.loads(body) and headers["X-Error-Message"]
     status, _, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/config.json")
-    assert status == 200  # not targeted
+    assert status == 307  # not targeted
     hub.configure(fault="429", retry_after=7)
     status, headers, _ = raw(hub, "GET", f"/{MODEL_ID}/resolve/main/config.json")
     assert (status, headers["Retry-After"]) == (429, "7")
@@ -600,7 +611,7 @@ def test_move_branch(hub, client):
     assert "fake_hub_revision" not in json.loads(Path(path_a).read_text())
     folder = cache_folder(client, "model", MODEL_ID)
     assert (folder / "refs" / "main").read_text() == sha_b
-    assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/new-in-b.txt")[0] == 200
+    assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/new-in-b.txt")[0] == 307
     assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/{sha_a}/new-in-b.txt")[0] == 404
     hub.move_branch(MODEL_ID, sha_a)
     assert hub.commit_sha(MODEL_ID, "main") == sha_a
@@ -642,3 +653,87 @@ def test_answers_arrive_in_pieces(hub):
     assert hub.configure(piece_size=None)["piece_size"] is None
     with pytest.raises(urllib.error.HTTPError):
         hub.configure(piece_size=-1)
+
+
+def test_small_file_resolve_is_a_relative_307_to_resolve_cache(hub):
+    """huggingface.co's shape: relative, at the commit, the original path as a key, the etag."""
+    repo = hub.repo(MODEL_ID)
+    sha_a, sha_c = repo["commits"]["A"], repo["commits"]["C"]
+    cases = [
+        (f"/{MODEL_ID}/resolve/main/config.json", "config.json", sha_a, "A"),
+        (f"/{MODEL_ID}/resolve/refs%2Fpr%2F1/pr-only.txt", "pr-only.txt", sha_c, "C"),
+        (
+            f"/{MODEL_ID}/resolve/v1.0/docs/na%C3%AFve-%E6%97%A5%E6%9C%AC.txt",
+            "docs/naïve-日本.txt",
+            sha_a,
+            "A",
+        ),
+    ]
+    for method in ("HEAD", "GET"):
+        for path, filename, sha, label in cases:
+            facts = repo["files"][label][filename]
+            status, headers, body = raw(hub, method, path)
+            assert status == 307
+            key = urllib.parse.quote(urllib.parse.unquote(path), safe="")
+            assert headers["Location"] == (
+                f"/api/resolve-cache/models/{MODEL_ID}/{sha}/{urllib.parse.quote(filename)}"
+                f"?{key}=&etag=%22{facts['git_sha1']}%22"
+            )
+            assert headers["X-Repo-Commit"] == sha
+            for name in ("ETag", "X-Linked-Etag", "X-Linked-Size", "Accept-Ranges"):
+                assert name not in headers, name
+            redirecting = f"Temporary Redirect. Redirecting to {headers['Location']}"
+            assert body == (redirecting.encode() if method == "GET" else b"")
+    # An original query string is kept instead of the path key.
+    _, headers, _ = raw(hub, "GET", f"/datasets/{DATASET_ID}/resolve/main/README.md?download=true")
+    location = urllib.parse.urlsplit(headers["Location"])
+    assert location.path.startswith(f"/api/resolve-cache/datasets/{DATASET_ID}/")
+    assert location.query.startswith("download=true&etag=%22")
+    assert {(r["kind"], r["action"], r["status"]) for r in hub.stats()["requests"]} == {
+        ("resolve", "resolve", 307)
+    }
+
+
+def test_resolve_cache_has_the_metadata_and_the_body(hub):
+    sha = hub.commit_sha(MODEL_ID, "A")
+    facts = hub.repo(MODEL_ID)["files"]["A"]["docs/read me.txt"]
+    expected = hub.file_bytes(MODEL_ID, "docs/read me.txt")
+    _, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/docs/read%20me.txt")
+    location = headers["Location"]
+    hub.reset()
+
+    status, headers, body = raw(hub, "HEAD", location)
+    assert (status, body) == (200, b"")
+    assert headers["X-Repo-Commit"] == sha
+    assert headers["ETag"] == f'"{facts["git_sha1"]}"'
+    assert headers["Content-Length"] == str(facts["size"]) == str(len(expected))
+    assert headers["Accept-Ranges"] == "bytes"
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Location" not in headers
+    status, get_headers, body = raw(hub, "GET", location)
+    assert (status, body) == (200, expected)
+    assert get_headers["ETag"] == headers["ETag"]
+    status, headers, body = raw(hub, "GET", location, {"Range": "bytes=2-5"})
+    assert (status, body) == (206, expected[2:6])
+    assert headers["Content-Range"] == f"bytes 2-5/{len(expected)}"
+    assert headers["X-Repo-Commit"] == sha
+
+    # Counted as resolve requests; the action tells them from resolve itself.
+    stats = hub.stats()
+    assert stats["by_kind"] == {"resolve": 3}
+    assert {(r["action"], r["revision"], r["file"]) for r in stats["requests"]} == {
+        ("resolve-cache", sha, "docs/read me.txt")
+    }
+    # Missing files, private repos: the same answers as resolve gives.
+    status, headers, _ = raw(hub, "HEAD", f"/api/resolve-cache/models/{MODEL_ID}/{sha}/nope.txt")
+    assert (status, headers["X-Error-Code"], headers["X-Repo-Commit"]) == (
+        404,
+        "EntryNotFound",
+        sha,
+    )
+    private = (
+        f"/api/resolve-cache/models/{PRIVATE_ID}/{hub.commit_sha(PRIVATE_ID, 'A')}/config.json"
+    )
+    assert raw(hub, "HEAD", private)[0] == 401
+    auth = {"Authorization": f"Bearer {hub.token}"}
+    assert raw(hub, "GET", private, auth)[2] == hub.file_bytes(PRIVATE_ID, "config.json")

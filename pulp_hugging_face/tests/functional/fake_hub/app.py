@@ -61,6 +61,15 @@ def parse_hub_path(raw_path: str) -> Route:
     if segs[0] == "api":
         if segs[1:2] == ["whoami-v2"]:
             return Route("api", "whoami")
+        if segs[1:2] == ["resolve-cache"]:
+            # /api/resolve-cache/{type}s/{namespace}/{name}/{commit}/{path}: small files' bodies
+            if len(segs) < 7 or segs[2] not in TYPES:
+                return Route("other", "not-found")
+            repo_id = f"{unquote(segs[3])}/{unquote(segs[4])}"
+            path = unquote("/".join(segs[6:]))
+            return Route(
+                "resolve", "resolve-cache", TYPES[segs[2]], repo_id, unquote(segs[5]), path
+            )
         if len(segs) < 4 or segs[1] not in TYPES:
             return Route("other", "not-found")
         repo_id = f"{unquote(segs[2])}/{unquote(segs[3])}"
@@ -216,6 +225,7 @@ class HubServer:
             "path": raw_path,
             "query": query,
             "kind": route.kind,
+            "action": route.action,  # resolve-cache (a resolve kind), cdn, bridge, info, tree...
             "repo_type": route.repo_type,
             "repo_id": route.repo_id,
             "revision": route.revision,
@@ -331,6 +341,7 @@ class HubServer:
             return hf_error(404, "RevisionNotFound", f"Invalid rev id: {route.revision}")
         handler = {
             "resolve": self._resolve,
+            "resolve-cache": self._resolve_cache,
             "info": self._info,
             "tree": self._tree,
             "paths-info": self._paths_info,
@@ -396,24 +407,52 @@ class HubServer:
         if f is None:
             # X-Repo-Commit on the 404 lets clients record the miss under the commit (.no_exist).
             return hf_error(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit.sha})
+        if f.lfs:
+            return self._lfs_redirect(repo, commit, f)
+        # A small file: a relative 307 to /api/resolve-cache/..., which has the metadata and the
+        # body. The redirect itself names the commit but not the ETag or the size.
+        location = self.resolve_cache_location(request, repo, commit, route.path, f)
+        headers = {"X-Repo-Commit": commit.sha, "Location": location, "Vary": "Origin"}
+        body = f"Temporary Redirect. Redirecting to {location}".encode()
+        return Answer(body, 307, headers, "text/plain; charset=utf-8")
+
+    @staticmethod
+    def resolve_cache_location(request, repo: Repo, commit: Commit, path: str, f: RepoFile):
+        """huggingface.co's shape: the original query (or the original path as a key), etag."""
+        raw_path, _, query = request.raw_path.partition("?")
+        key = query or f"{quote(unquote(raw_path), safe='')}="
+        return (
+            f"/api/resolve-cache/{repo.plural}/{repo.repo_id}/{commit.sha}/{quote(path)}"
+            f"?{key}&etag=%22{f.git_sha1}%22"
+        )
+
+    async def _resolve_cache(self, request, route, repo: Repo, commit: Commit):
+        f = commit.files.get(route.path)
+        if f is None:
+            return hf_error(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit.sha})
+        if f.lfs:
+            return self._lfs_redirect(repo, commit, f)
+        headers = {
+            "X-Repo-Commit": commit.sha,
+            "ETag": f'"{f.git_sha1}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": f.content_type,
+            "Vary": "Origin, Accept-Encoding",
+        }
+        return await self.serve_bytes(request, f, headers, "resolve")
+
+    def _lfs_redirect(self, repo: Repo, commit: Commit, f: RepoFile) -> web.Response:
+        """LFS: a redirect to the CDN, another origin, so clients stop there during the HEAD."""
         headers = {
             "X-Repo-Commit": commit.sha,
             "Accept-Ranges": "bytes",
             "Vary": "Origin, Accept-Encoding",
+            "Location": self.cdn_location(f),
+            "ETag": f'"{f.sha256}"',
+            "X-Linked-Etag": f'"{f.sha256}"',
+            "X-Linked-Size": str(f.size),
+            "Content-Type": "text/plain; charset=utf-8",
         }
-        if not f.lfs:
-            headers.update({"ETag": f'"{f.git_sha1}"', "Content-Type": f.content_type})
-            return await self.serve_bytes(request, f, headers, "resolve")
-        # LFS: redirect to the CDN, another origin, so clients stop there during the HEAD.
-        headers.update(
-            {
-                "Location": self.cdn_location(f),
-                "ETag": f'"{f.sha256}"',
-                "X-Linked-Etag": f'"{f.sha256}"',
-                "X-Linked-Size": str(f.size),
-                "Content-Type": "text/plain; charset=utf-8",
-            }
-        )
         if f.xet_hash and self.config["xet"]:
             api = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}"
             token_url = f"{api}/xet-read-token/{commit.sha}"
