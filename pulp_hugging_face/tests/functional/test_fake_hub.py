@@ -159,8 +159,13 @@ def test_hf_hub_download(hub, client):
             assert (folder / "refs" / revision).read_text() == sha
 
     # The bytes of the 4 LFS files (big.bin, xet/weights.bin, model.safetensors, the parquet
-    # file) came from the CDN, those of regular files from the hub.
-    cdn_blobs = {r["path"].rsplit("/", 1)[1] for r in hub.stats()["cdn_requests"]}
+    # file) came from the CDN (the Xet one from the Xet bridge), those of regular files from the
+    # hub.
+    cdn_requests = hub.stats()["cdn_requests"]
+    cdn_blobs = {r["file"] for r in cdn_requests}
+    assert {r["file"] for r in cdn_requests if r["origin"] == "bridge"} == {
+        repos[MODEL_ID]["files"]["A"]["xet/weights.bin"]["sha256"]
+    }
     lfs = {
         f["sha256"]
         for _, i, p, _, label in cases
@@ -250,7 +255,9 @@ def test_xet_is_advertised(hub, client):
     assert headers["X-Xet-Refresh-Route"] == token_url
     assert headers["X-Linked-Etag"] == f'"{facts["sha256"]}"'
     assert headers["X-Linked-Size"] == str(facts["size"])
-    assert headers["Location"].startswith(f"{hub.cdn_url}/cdn/{facts['sha256']}?")
+    location = urllib.parse.urlsplit(headers["Location"])
+    assert headers["Location"].startswith(f"{hub.bridge_url}/xet-bridge-us/")
+    assert location.path.endswith(f"/{facts['xet_hash']}")
 
     status, headers, _ = raw(hub, "GET", token_url.removeprefix(hub.url))
     assert status == 200 and headers["X-Xet-Cas-Url"] == f"{hub.url}/_fake/cas"
@@ -275,9 +282,11 @@ def test_xet_is_advertised(hub, client):
     assert result != "downloaded"
     assert hub.count("xet") >= 1 and hub.count("cdn") == 0
 
+    # Without Xet, the same file is a plain LFS file on the CDN.
     hub.configure(xet=False)
     status, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
     assert status == 302 and "X-Xet-Hash" not in headers and "Link" not in headers
+    assert headers["Location"].startswith(f"{hub.cdn_url}/cdn/{facts['sha256']}?")
 
 
 def test_snapshot_download_paginates_the_tree(hub, client):
@@ -618,12 +627,13 @@ def test_move_branch(hub, client):
 
 
 def test_restart_keeps_ports(hub):
-    url, cdn_url = hub.url, hub.cdn_url
+    urls = hub.url, hub.cdn_url, hub.bridge_url
     hub.stop()
     with pytest.raises(OSError):
         raw(hub, "GET", "/_fake/stats")
     hub.start()
-    assert (hub.url, hub.cdn_url) == (url, cdn_url)
+    assert (hub.url, hub.cdn_url, hub.bridge_url) == urls
+    assert len({urllib.parse.urlsplit(url).port for url in urls}) == 3
     assert hub.count() == 0
 
 
@@ -737,3 +747,55 @@ def test_resolve_cache_has_the_metadata_and_the_body(hub):
     assert raw(hub, "HEAD", private)[0] == 401
     auth = {"Authorization": f"Bearer {hub.token}"}
     assert raw(hub, "GET", private, auth)[2] == hub.file_bytes(PRIVATE_ID, "config.json")
+
+
+def test_xet_file_resolves_with_a_302_to_the_bridge_host(hub):
+    """Like cas-bridge.xethub.hf.co: another origin, the whole file over plain HTTP, ranges."""
+    repo = hub.repo(MODEL_ID)
+    facts, sha = repo["files"]["A"]["xet/weights.bin"], repo["commits"]["A"]
+    expected = hub.file_bytes(MODEL_ID, "xet/weights.bin")
+    status, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
+    assert status == 302
+    assert headers["X-Repo-Commit"] == sha
+    assert headers["X-Xet-Hash"] == facts["xet_hash"]
+    assert headers["X-Linked-Etag"] == f'"{facts["sha256"]}"'
+    assert headers["X-Linked-Size"] == str(facts["size"])
+    assert 'rel="xet-auth"' in headers["Link"]
+    location = urllib.parse.urlsplit(headers["Location"])
+    origins = {urllib.parse.urlsplit(u).netloc for u in (hub.url, hub.cdn_url, hub.bridge_url)}
+    assert location.netloc == urllib.parse.urlsplit(hub.bridge_url).netloc and len(origins) == 3
+    query = urllib.parse.parse_qs(location.query)
+    assert query["Expires"] and query["Signature"]
+    target = f"{location.path}?{location.query}"
+
+    hub.reset()
+    status, headers, body = raw(hub, "GET", target, origin=hub.bridge_url)
+    assert (status, body) == (200, expected)
+    assert headers["Content-Length"] == str(len(expected))
+    assert headers["Accept-Ranges"] == "bytes"
+    assert "weights.bin" in headers["Content-Disposition"]
+    status, headers, body = raw(hub, "GET", target, {"Range": "bytes=-100"}, origin=hub.bridge_url)
+    assert (status, body) == (206, expected[-100:])
+    assert (
+        headers["Content-Range"]
+        == f"bytes {len(expected) - 100}-{len(expected) - 1}/{len(expected)}"
+    )
+    assert raw(hub, "HEAD", target, origin=hub.bridge_url)[0] == 200
+    # Signed like the CDN: a changed signature, or the hub's CDN path, is refused.
+    tampered = target.replace(query["Signature"][0], "0" * 32)
+    assert raw(hub, "GET", tampered, origin=hub.bridge_url)[0] == 403
+    assert raw(hub, "GET", f"/cdn/{facts['sha256']}", origin=hub.bridge_url)[0] == 404
+
+    # Counted as kind cdn (so CDN faults hit it too), told apart by origin and action.
+    stats = hub.stats()
+    assert stats["by_kind"] == {"cdn": 4, "other": 1}
+    seen = {
+        (r["origin"], r["action"], r["file"]) for r in stats["cdn_requests"] if r["kind"] == "cdn"
+    }
+    assert seen == {("bridge", "bridge", facts["sha256"])}
+    hub.reset()
+    hub.configure(fault="short", fault_target="cdn")
+    assert raw(hub, "HEAD", target, origin=hub.bridge_url)[0] == 200  # no body, no fault
+    with pytest.raises(http.client.IncompleteRead):
+        raw(hub, "GET", target, origin=hub.bridge_url)
+    assert [r["fault"] for r in hub.stats()["requests"]] == [None, "short"]

@@ -85,6 +85,7 @@ class FakeHub:
         port: int | None = None,
         cdn_port: int | None = None,
         python: str | None = None,
+        bridge_port: int | None = None,
         startup_timeout: float = 60,
         tls: bool = False,
         client_cert_required: bool = False,
@@ -99,6 +100,7 @@ class FakeHub:
         self.page_size = page_size
         self.host, self.cdn_host = host, cdn_host
         self.port, self.cdn_port = port, cdn_port
+        self.bridge_port = bridge_port
         self.python = python or sys.executable
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
@@ -131,6 +133,11 @@ class FakeHub:
     @property
     def cdn_url(self) -> str:
         return self.origin_url(self.cdn_host, self.cdn_port)
+
+    @property
+    def bridge_url(self) -> str:
+        """The Xet bridge (cas-bridge.xethub.hf.co's stand-in): whole Xet files by plain GET."""
+        return self.origin_url(self.cdn_host, self.bridge_port)
 
     # ---- TLS ----------------------------------------------------------------------------------
 
@@ -173,6 +180,8 @@ class FakeHub:
             self.port = free_port(self.host)
         while self.cdn_port is None or self.cdn_port == self.port:
             self.cdn_port = free_port("127.0.0.1")
+        while self.bridge_port is None or self.bridge_port in (self.port, self.cdn_port):
+            self.bridge_port = free_port("127.0.0.1")
         cmd = [
             self.python,
             "-m",
@@ -185,6 +194,8 @@ class FakeHub:
             self.cdn_host,
             "--cdn-port",
             str(self.cdn_port),
+            "--bridge-port",
+            str(self.bridge_port),
             "--token",
             self.token,
         ]
@@ -282,7 +293,8 @@ class FakeHub:
         self._call("POST", "move-branch", {"repo": repo_id, "branch": branch, "to": to})
 
     def repos(self) -> dict:
-        """{"hub_url", "cdn_url", "repos": {repo_id: {"repo_type", "commits", "refs", "files"}}}"""
+        """{"hub_url", "cdn_url", "bridge_url", "repos": {repo_id: {"repo_type", "commits", "refs",
+        "files"}}}"""
         return self._call("GET", "repos")
 
     def repo(self, repo_id: str) -> dict:

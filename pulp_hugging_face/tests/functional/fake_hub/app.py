@@ -15,7 +15,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 
@@ -181,6 +181,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
     return (start, end) if start < size and start < end else "unsatisfiable"
 
 
+def repo_object_id(repo: Repo) -> str:
+    """The repo's database id (`_id` in its info, a path segment on the Xet bridge)."""
+    return hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24]
+
+
 def _is_true(value: str | None) -> bool:
     return (value or "").lower() in ("1", "true", "yes")
 
@@ -195,10 +200,13 @@ class HubServer:
         cdn_url: str,
         token: str,
         page_size: int = 1000,
+        bridge_url: str | None = None,
     ):
         self.repos = repos
         self.hub_url = hub_url.rstrip("/")
         self.cdn_url = cdn_url.rstrip("/")
+        # The Xet "legacy HTTP bridge" (cas-bridge.xethub.hf.co): yet another origin.
+        self.bridge_url = (bridge_url or cdn_url).rstrip("/")
         self.token = token
         self.initial_config = {**DEFAULT_CONFIG, "page_size": page_size}
         self.config = dict(self.initial_config)
@@ -206,6 +214,8 @@ class HubServer:
         for repo in repos.values():
             for commit in repo.commits.values():
                 self.blobs.update({f.sha256: f for f in commit.files.values() if f.lfs})
+        # xet hash -> file, what the bridge serves
+        self.xet_blobs = {f.xet_hash: f for f in self.blobs.values() if f.xet_hash}
         self.reset()
 
     # ---- request log and faults -------------------------------------------------------------
@@ -249,7 +259,7 @@ class HubServer:
             "total": len(self.log),
             "by_kind": by_kind,
             "requests": self.log,
-            "cdn_requests": [e for e in self.log if e["origin"] == "cdn"],
+            "cdn_requests": [e for e in self.log if e["origin"] in ("cdn", "bridge")],
         }
 
     def take_fault(self, request: web.Request, kind: str, body: bool) -> str | None:
@@ -278,6 +288,11 @@ class HubServer:
         app.router.add_route("*", "/{tail:.*}", self.handle_cdn)
         return app
 
+    def bridge_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle_bridge)
+        return app
+
     async def handle_hub(self, request: web.Request) -> web.StreamResponse:
         route = parse_hub_path(request.raw_path)
         if route.kind == "control":
@@ -293,6 +308,19 @@ class HubServer:
         route = Route("cdn", "cdn", path=m[1]) if m else Route("other", "not-found")
         entry = self.record(request, route, "cdn")
         response = await self._guarded(request, route, self._cdn)
+        entry["status"] = response.status
+        return response
+
+    async def handle_bridge(self, request: web.Request) -> web.StreamResponse:
+        """The Xet bridge: whole files by xet hash, plain HTTP with ranges; counted as `cdn`."""
+        m = re.fullmatch(r"/xet-bridge-us/[0-9a-f]{24}/([0-9a-f]{64})", request.path)
+        f = self.xet_blobs.get(m[1]) if m else None
+        # Its log entries name the blob by sha256, like the CDN's (action "bridge").
+        route = Route("cdn", "bridge", path=f.sha256 if f else None)
+        if m is None:
+            route = Route("other", "not-found")
+        entry = self.record(request, route, "bridge")
+        response = await self._guarded(request, route, self._bridge)
         entry["status"] = response.status
         return response
 
@@ -402,6 +430,21 @@ class HubServer:
     def _sign(sha256: str, expires: int) -> str:
         return hmac.new(CDN_SECRET, f"{sha256}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
+    def bridge_location(self, repo: Repo, f: RepoFile) -> str:
+        """A signed URL on the bridge: /xet-bridge-us/{repo _id}/{xet hash}?...&Signature=..."""
+        expires = int(time.time()) + int(self.config["cdn_ttl"])
+        name = f.path.rsplit("/", 1)[-1]
+        disposition = f"inline; filename*=UTF-8''{quote(name)}; filename=\"{_ascii(name)}\";"
+        query = {
+            "response-content-disposition": disposition,
+            "x-id": "GetObject",
+            "Expires": str(expires),
+            "Signature": self._sign(f.xet_hash, expires),
+        }
+        return f"{self.bridge_url}/xet-bridge-us/{repo_object_id(repo)}/{f.xet_hash}?" + urlencode(
+            query, quote_via=quote
+        )
+
     async def _resolve(self, request, route, repo: Repo, commit: Commit):
         f = commit.files.get(route.path)
         if f is None:
@@ -454,10 +497,12 @@ class HubServer:
             "Content-Type": "text/plain; charset=utf-8",
         }
         if f.xet_hash and self.config["xet"]:
+            # A Xet file: the 302 goes to the bridge host, which serves it over plain HTTP.
             api = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}"
             token_url = f"{api}/xet-read-token/{commit.sha}"
             headers.update(
                 {
+                    "Location": self.bridge_location(repo, f),
                     "X-Xet-Hash": f.xet_hash,
                     "X-Xet-Refresh-Route": token_url,
                     "Link": f'<{token_url}>; rel="xet-auth", '
@@ -483,6 +528,29 @@ class HubServer:
             "Content-Type": "application/octet-stream",
             "Cache-Control": "public, max-age=604800, immutable",
         }
+        return await self.serve_bytes(request, f, headers, "cdn")
+
+    async def _bridge(self, request, route):
+        f = self.blobs.get(route.path) if route.path else None
+        if f is None:
+            return web.Response(status=404, text="Not Found")
+        try:
+            expires = int(request.query.get("Expires", ""))
+        except ValueError:
+            expires = 0
+        sig = self._sign(f.xet_hash, expires)
+        if (
+            not hmac.compare_digest(sig, request.query.get("Signature", ""))
+            or expires < time.time()
+        ):
+            return web.Response(status=403, text="Forbidden: expired or bad Signature")
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            "Cache-Control": "public, max-age=604800, immutable, s-maxage=604800",
+        }
+        if disposition := request.query.get("response-content-disposition"):
+            headers["Content-Disposition"] = disposition
         return await self.serve_bytes(request, f, headers, "cdn")
 
     async def serve_bytes(self, request, f: RepoFile, headers: dict, kind: str):
@@ -634,7 +702,7 @@ class HubServer:
                     s["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
             siblings.append(s)
         info = {
-            "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
+            "_id": repo_object_id(repo),
             "id": repo.repo_id,
             "author": repo.repo_id.split("/")[0],
             "sha": commit.sha,

@@ -114,6 +114,7 @@ async def handle_control(hub: HubServer, request: web.Request, action: str) -> w
             {
                 "hub_url": hub.hub_url,
                 "cdn_url": hub.cdn_url,
+                "bridge_url": hub.bridge_url,
                 "repos": {
                     r.repo_id: r.describe()
                     for r in hub.repos.values()
