@@ -799,3 +799,46 @@ def test_xet_file_resolves_with_a_302_to_the_bridge_host(hub):
     with pytest.raises(http.client.IncompleteRead):
         raw(hub, "GET", target, origin=hub.bridge_url)
     assert [r["fault"] for r in hub.stats()["requests"]] == [None, "short"]
+
+
+def test_xet_enabled_and_xet_hash_in_info_siblings(hub, client):
+    """Xet repos say so in their info; with blobs=true their siblings carry `xetHash`."""
+
+    def info(repo_type, repo_id, query=""):
+        status, _, body = raw(hub, "GET", f"/api/{repo_type}s/{repo_id}{query}")
+        assert status == 200
+        return json.loads(body)
+
+    files = hub.repo(MODEL_ID)["files"]["A"]
+    xet_hashes = {p: f["xet_hash"] for p, f in files.items() if f["xet"]}
+    assert xet_hashes == {"xet/weights.bin": files["xet/weights.bin"]["xet_hash"]}
+    full = info("model", MODEL_ID, "?blobs=true")
+    assert full["xetEnabled"] is True
+    assert {s["rfilename"]: s["xetHash"] for s in full["siblings"] if "xetHash" in s} == xet_hashes
+    assert all("xetHash" not in s for s in info("model", MODEL_ID)["siblings"])
+    assert info("model", MODEL_ID, "?expand=xetEnabled") == {
+        "_id": full["_id"],
+        "id": MODEL_ID,
+        "xetEnabled": True,
+    }
+    assert info("dataset", DATASET_ID)["xetEnabled"] is False  # no Xet files
+    large = info("dataset", LARGE_DATASET_ID, "?blobs=true")
+    assert large["xetEnabled"] is True
+    parquet = [s for s in large["siblings"] if s["rfilename"].endswith(".parquet")]
+    assert parquet and all(s["xetHash"] and s["lfs"]["sha256"] for s in parquet)
+
+    # The real client reads the info (it keeps no xetHash of siblings; xetEnabled as is).
+    result = client(
+        """
+        from huggingface_hub import HfApi
+        info = HfApi().model_info(ARGS["repo_id"], files_metadata=True)
+        emit([getattr(info, "xetEnabled", getattr(info, "xet_enabled", None)),
+              {s.rfilename: s.lfs and s.lfs.sha256 for s in info.siblings}])
+    """,
+        {"repo_id": MODEL_ID},
+    )
+    assert result == [True, {p: f["sha256"] if f["lfs"] else None for p, f in files.items()}]
+
+    hub.configure(xet=False)
+    full = info("model", MODEL_ID, "?blobs=true")
+    assert full["xetEnabled"] is False and all("xetHash" not in s for s in full["siblings"])

@@ -692,7 +692,7 @@ class HubServer:
         return json_answer(out)
 
     async def _info(self, request, route, repo: Repo, commit: Commit):
-        blobs = _is_true(request.query.get("blobs"))
+        blobs, xet = _is_true(request.query.get("blobs")), self.config["xet"]
         siblings = []
         for path, f in sorted(commit.files.items()):
             s = {"rfilename": path}
@@ -700,6 +700,8 @@ class HubServer:
                 s.update({"size": f.size, "blobId": f.oid})
                 if f.lfs:
                     s["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
+                if f.xet_hash and xet:  # beside lfs, as in tree entries
+                    s["xetHash"] = f.xet_hash
             siblings.append(s)
         info = {
             "_id": repo_object_id(repo),
@@ -716,6 +718,7 @@ class HubServer:
             "cardData": repo.card_data,
             "siblings": siblings,
             "usedStorage": sum(f.size for f in commit.files.values()),
+            "xetEnabled": bool(xet and repo.xet_enabled),
         }
         if repo.repo_type == "model":
             info.update({"modelId": repo.repo_id, "downloads": 0, "spaces": []})
