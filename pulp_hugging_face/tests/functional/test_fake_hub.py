@@ -26,6 +26,7 @@ from pulp_hugging_face.tests.functional.fake_hub import (
     LARGE_DATASET_ID,
     MODEL_ID,
     PRIVATE_ID,
+    SHARDED_MODEL_ID,
     SPACE_ID,
     FakeHub,
 )
@@ -842,3 +843,107 @@ def test_xet_enabled_and_xet_hash_in_info_siblings(hub, client):
     hub.configure(xet=False)
     full = info("model", MODEL_ID, "?blobs=true")
     assert full["xetEnabled"] is False and all("xetHash" not in s for s in full["siblings"])
+
+
+def test_large_dataset_lists_its_5000_files_through_the_client(hub, client):
+    files = hub.repo(LARGE_DATASET_ID)["files"]["A"]
+    dirs = {p.rsplit("/", i)[0] for p in files for i in range(1, p.count("/") + 1)}
+    assert len(files) >= 5000
+    result = client(
+        """
+        from huggingface_hub import HfApi
+        api = HfApi()
+        tree = list(api.list_repo_tree(ARGS["repo_id"], repo_type="dataset", recursive=True))
+        files = api.list_repo_files(ARGS["repo_id"], repo_type="dataset")
+        info = api.dataset_info(ARGS["repo_id"], files_metadata=True)
+        emit({"tree": sorted([e.path, type(e).__name__] for e in tree), "files": sorted(files),
+              "siblings": sorted([s.rfilename, s.size] for s in info.siblings)})
+    """,
+        {"repo_id": LARGE_DATASET_ID},
+    )
+    assert result["files"] == sorted(files)
+    expected = [[p, "RepoFile"] for p in files] + [[d, "RepoFolder"] for d in dirs]
+    assert result["tree"] == sorted(expected)
+    assert result["siblings"] == sorted([p, f["size"]] for p, f in files.items())
+    # Each listing came in pages of 1,000 entries, following the Link headers.
+    listings = [r for r in hub.stats()["requests"] if r["action"] == "tree"]
+    pages = -(-len(expected) // 1000)
+    assert len(listings) == 2 * pages  # list_repo_tree, then list_repo_files
+    assert sum("cursor=" in r["query"] for r in listings) == 2 * (pages - 1)
+
+
+def test_tree_pages_hold_1000_entries_and_50_with_expand(hub):
+    files = hub.repo(LARGE_DATASET_ID)["files"]["A"]
+    url = f"/api/datasets/{LARGE_DATASET_ID}/tree/main?recursive=true"
+    sizes, seen = [], []
+    while url:
+        status, headers, body = raw(hub, "GET", url)
+        assert status == 200
+        page = json.loads(body)
+        sizes.append(len(page))
+        seen += [e["path"] for e in page]
+        link = headers.get("Link")
+        url = None
+        if link:
+            assert link.startswith(f"<{hub.url}/api/datasets/{LARGE_DATASET_ID}/tree/main?")
+            url = link[1 : link.index(">")].removeprefix(hub.url)
+    assert len(sizes) > 5 and sizes[:-1] == [1000] * (len(sizes) - 1) and 0 < sizes[-1] <= 1000
+    assert len(seen) == len(set(seen)) and set(files) <= set(seen)
+
+    folder = f"/api/datasets/{LARGE_DATASET_ID}/tree/main/data/train/00"
+    status, headers, body = raw(hub, "GET", f"{folder}?expand=true")
+    page = json.loads(body)
+    assert len(page) == 50 and 'rel="next"' in headers["Link"]
+    assert {e["lastCommit"]["id"] for e in page} == {hub.commit_sha(LARGE_DATASET_ID, "A")}
+    assert len(json.loads(raw(hub, "GET", folder)[2])) == 100  # the whole folder: one page
+    # A smaller page size applies to both.
+    hub.configure(page_size=30)
+    assert len(json.loads(raw(hub, "GET", f"{folder}?expand=true")[2])) == 30
+    assert len(json.loads(raw(hub, "GET", folder)[2])) == 30
+
+
+def test_snapshot_download_of_the_sharded_model(hub, client):
+    """120 Xet-backed shards over the bridge, the index through resolve-cache."""
+    repo = hub.repo(SHARDED_MODEL_ID)
+    sha, files = repo["commits"]["A"], repo["files"]["A"]
+    shards = sorted(p for p in files if p.startswith("model-"))
+    assert len(shards) == 120 and all(files[p]["xet"] and files[p]["lfs"] for p in shards)
+    snapshot = Path(
+        client(
+            """
+            from huggingface_hub import snapshot_download
+            emit(snapshot_download(ARGS["repo_id"], allow_patterns=["*.json", "*.safetensors"]))
+        """,
+            {"repo_id": SHARDED_MODEL_ID},
+        )
+    )
+    assert snapshot == cache_folder(client, "model", SHARDED_MODEL_ID) / "snapshots" / sha
+    wanted = {p for p in files if p.endswith((".json", ".safetensors"))}
+    assert {p.name for p in snapshot.iterdir()} == wanted
+    for path in wanted:
+        blob = Path(os.path.realpath(snapshot / path))
+        assert blob.name == files[path]["etag"]
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == files[path]["sha256"]
+
+    # The index names every tensor of every shard, and each shard is valid safetensors.
+    index = json.loads((snapshot / "model.safetensors.index.json").read_text())
+    by_shard = {}
+    for name, shard in index["weight_map"].items():
+        by_shard.setdefault(shard, set()).add(name)
+    assert sorted(by_shard) == shards
+    for shard in shards:
+        data = (snapshot / shard).read_bytes()
+        length = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + length])
+        assert set(header) - {"__metadata__"} == by_shard[shard]
+        assert max(t["data_offsets"][1] for k, t in header.items() if k != "__metadata__") == (
+            len(data) - 8 - length
+        )
+
+    stats = hub.stats()
+    bridge = [r for r in stats["cdn_requests"] if r["origin"] == "bridge"]
+    assert sorted(r["file"] for r in bridge) == sorted(files[p]["sha256"] for p in shards)
+    assert all(r["status"] == 200 and r["authorization"] is None for r in bridge)
+    assert stats["by_kind"].get("xet", 0) == 0
+    cached = {r["file"] for r in stats["requests"] if r["action"] == "resolve-cache"}
+    assert cached == {p for p in wanted if not files[p]["lfs"]}
