@@ -657,6 +657,14 @@ def test_answers_arrive_in_pieces(hub):
     assert len(pieces) > 1 and len(pieces[0]) < len(body)
     assert len(json.loads(body)["siblings"]) >= 5000
 
+    # So is the body of a small file (vocab.txt, 231 KB), from resolve-cache.
+    _, redirect, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/vocab.txt")
+    headers, pieces = asyncio.run(reads(redirect["Location"]))
+    body = b"".join(pieces)
+    assert body == hub.file_bytes(MODEL_ID, "vocab.txt") and len(body) > 64 * 1024
+    assert int(headers["Content-Length"]) == len(body)
+    assert len(pieces) > 1 and len(pieces[0]) < len(body)
+
     # Smaller pieces, longer pauses: more reads.
     hub.configure(piece_size=4096, piece_pause=0.005)
     _, pieces = asyncio.run(reads(f"/api/datasets/{LARGE_DATASET_ID}/tree/main?recursive=1"))
