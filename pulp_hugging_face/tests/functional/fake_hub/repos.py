@@ -174,6 +174,20 @@ class Commit:
             self._memo["listing"] = index
         return self._memo["listing"].get(directory, ([], []))
 
+    def walk(self, directory: str, recursive: bool) -> list[str]:
+        """Paths under `directory`, as the tree API lists them: sub-directories first, then
+        files; with `recursive`, each sub-directory followed by its own contents."""
+        key = ("walk", directory, recursive)
+        if key not in self._memo:
+            dirs, files = self.listing(directory)
+            out = []
+            for d in dirs:
+                out.append(d)
+                if recursive:
+                    out.extend(self.walk(d, True))
+            self._memo[key] = out + files
+        return self._memo[key]
+
     def tree_oid(self, directory: str) -> str:
         """The real git tree id of a directory ("" = root) of this commit."""
         key = ("tree", directory)
