@@ -16,6 +16,7 @@ import sys
 import textwrap
 import urllib.error
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -955,3 +956,25 @@ def test_snapshot_download_of_the_sharded_model(hub, client):
     assert stats["by_kind"].get("xet", 0) == 0
     cached = {r["file"] for r in stats["requests"] if r["action"] == "resolve-cache"}
     assert cached == {p for p in wanted if not files[p]["lfs"]}
+
+
+def test_bridge_serves_https_when_the_hub_does():
+    """With tls=True the bridge is a third HTTPS origin, under the same CA."""
+    pytest.importorskip("cryptography")
+    with FakeHub(tls=True) as hub:
+        assert hub.bridge_url.startswith("https://") and hub.bridge_url != hub.cdn_url
+        context = hub.ssl_context()
+        hub_url = urllib.parse.urlsplit(hub.url)
+        conn = http.client.HTTPSConnection(hub_url.hostname, hub_url.port, context=context)
+        conn.request("HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
+        location = conn.getresponse().headers["Location"]
+        conn.close()
+        assert location.startswith(f"{hub.bridge_url}/xet-bridge-us/")
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
+        with opener.open(location, timeout=30) as response:
+            assert response.read() == hub.file_bytes(MODEL_ID, "xet/weights.bin")
+        assert [(r["origin"], r["status"]) for r in hub.stats()["cdn_requests"]] == [
+            ("bridge", 200)
+        ]
