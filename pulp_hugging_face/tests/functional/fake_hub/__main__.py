@@ -23,6 +23,7 @@ def parse_args(argv=None):
         "--cdn-host", default="localhost", help="CDN host; must differ from the hub origin"
     )
     parser.add_argument("--cdn-port", type=int, default=8901)
+    parser.add_argument("--bridge-port", type=int, default=8902, help="Xet bridge, on the CDN host")
     parser.add_argument(
         "--token",
         default=os.environ.get("FAKE_HUB_TOKEN", "hf_fake_secret_token"),
@@ -59,12 +60,14 @@ async def serve(args) -> None:
         f"{scheme}://{args.cdn_host}:{args.cdn_port}",
         args.token,
         args.page_size,
+        bridge_url=f"{scheme}://{args.cdn_host}:{args.bridge_port}",
     )
     runners = []
     # Every origin gets the same SSL context (one certificate names all the hosts).
     for app, host, port in (
         (hub.hub_app(), args.host, args.port),
         (hub.cdn_app(), args.cdn_host, args.cdn_port),
+        (hub.bridge_app(), args.cdn_host, args.bridge_port),
     ):
         runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await runner.setup()

@@ -1,4 +1,9 @@
-"""The fake Hugging Face Hub (aiohttp): hub origin, CDN origin, request log and faults.
+"""The fake Hugging Face Hub (aiohttp): hub, CDN and Xet bridge origins, request log and faults.
+
+It answers as huggingface.co does on the wire: API answers and small-file bodies in pieces of
+16 KiB with a pause between them (`Answer`), small files resolved with a relative 307 to
+`/api/resolve-cache/...`, LFS files with a 302 to the CDN and Xet files with a 302 to the
+bridge (two more origins). docs/dev/testing.md lists what it reproduces and what not.
 
 Paths are parsed by hand from `request.raw_path` because revisions and tree paths arrive
 percent-encoded with safe="" (`refs%2Fpr%2F1`, `data%2Ftrain`): the encoded slashes must not
@@ -15,7 +20,7 @@ import json
 import re
 import time
 from dataclasses import dataclass
-from urllib.parse import quote, unquote
+from urllib.parse import quote, unquote, urlencode
 
 from aiohttp import web
 
@@ -61,6 +66,15 @@ def parse_hub_path(raw_path: str) -> Route:
     if segs[0] == "api":
         if segs[1:2] == ["whoami-v2"]:
             return Route("api", "whoami")
+        if segs[1:2] == ["resolve-cache"]:
+            # /api/resolve-cache/{type}s/{namespace}/{name}/{commit}/{path}: small files' bodies
+            if len(segs) < 7 or segs[2] not in TYPES:
+                return Route("other", "not-found")
+            repo_id = f"{unquote(segs[3])}/{unquote(segs[4])}"
+            path = unquote("/".join(segs[6:]))
+            return Route(
+                "resolve", "resolve-cache", TYPES[segs[2]], repo_id, unquote(segs[5]), path
+            )
         if len(segs) < 4 or segs[1] not in TYPES:
             return Route("other", "not-found")
         repo_id = f"{unquote(segs[2])}/{unquote(segs[3])}"
@@ -105,12 +119,58 @@ def _ascii(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode()
 
 
+class Answer(web.StreamResponse):
+    """An answer with a Content-Length, its body written in pieces with a pause between them.
+
+    Over TLS huggingface.co's answers arrive in records of at most 16 KiB, so a reader that
+    takes "whatever is buffered" gets a prefix. The piece size and pause come from the hub's
+    config (`piece_size`, `piece_pause`), put on the request by the hub's entry points; control
+    answers and anything else without them are written in one piece.
+    """
+
+    def __init__(self, body: bytes, status: int = 200, headers=None, content_type=None):
+        super().__init__(status=status, headers=headers)
+        if content_type:
+            self.headers["Content-Type"] = content_type
+        self.body_bytes = body
+        self.content_length = len(body)
+        self._method, self._pieces = "GET", (None, 0.0)
+
+    async def prepare(self, request: web.BaseRequest):
+        self._method = request.method
+        self._pieces = request.get("pieces") or (None, 0.0)
+        return await super().prepare(request)
+
+    async def write_eof(self, data: bytes = b"") -> None:
+        if self.prepared and not self._eof_sent and self._method != "HEAD":
+            size, pause = self._pieces
+            await write_pieces(self, [self.body_bytes], size, pause)
+        await super().write_eof()
+
+
+async def write_pieces(response: web.StreamResponse, chunks, size: int | None, pause: float):
+    """Write `chunks` in pieces of at most `size` bytes (None: as they come), pausing between."""
+    first = True
+    for chunk in chunks:
+        for pos in range(0, len(chunk), size or len(chunk) or 1):
+            if not first and pause:
+                await asyncio.sleep(pause)
+            await response.write(chunk[pos : pos + size] if size else chunk)
+            first = False
+
+
+def json_answer(data, status: int = 200, headers: dict | None = None) -> Answer:
+    """A JSON answer as the hub sends it: Content-Length, application/json, written in pieces."""
+    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode()
+    return Answer(body, status, headers, "application/json; charset=utf-8")
+
+
 def hf_error(status: int, code: str | None, message: str, headers: dict | None = None):
     """An error as the hub sends it: X-Error-Code/X-Error-Message headers and a JSON body."""
     hdrs = {"X-Error-Message": _ascii(message), **(headers or {})}
     if code:
         hdrs["X-Error-Code"] = code
-    return web.json_response({"error": message}, status=status, headers=hdrs)
+    return json_answer({"error": message}, status=status, headers=hdrs)
 
 
 def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
@@ -124,6 +184,11 @@ def parse_range(header: str, size: int) -> tuple[int, int] | str | None:
     start = int(m[1])
     end = min(int(m[2]) + 1, size) if m[2] else size
     return (start, end) if start < size and start < end else "unsatisfiable"
+
+
+def repo_object_id(repo: Repo) -> str:
+    """The repo's database id (`_id` in its info, a path segment on the Xet bridge)."""
+    return hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24]
 
 
 def _is_true(value: str | None) -> bool:
@@ -140,10 +205,13 @@ class HubServer:
         cdn_url: str,
         token: str,
         page_size: int = 1000,
+        bridge_url: str | None = None,
     ):
         self.repos = repos
         self.hub_url = hub_url.rstrip("/")
         self.cdn_url = cdn_url.rstrip("/")
+        # The Xet "legacy HTTP bridge" (cas-bridge.xethub.hf.co): yet another origin.
+        self.bridge_url = (bridge_url or cdn_url).rstrip("/")
         self.token = token
         self.initial_config = {**DEFAULT_CONFIG, "page_size": page_size}
         self.config = dict(self.initial_config)
@@ -151,6 +219,8 @@ class HubServer:
         for repo in repos.values():
             for commit in repo.commits.values():
                 self.blobs.update({f.sha256: f for f in commit.files.values() if f.lfs})
+        # xet hash -> file, what the bridge serves
+        self.xet_blobs = {f.xet_hash: f for f in self.blobs.values() if f.xet_hash}
         self.reset()
 
     # ---- request log and faults -------------------------------------------------------------
@@ -170,6 +240,7 @@ class HubServer:
             "path": raw_path,
             "query": query,
             "kind": route.kind,
+            "action": route.action,  # resolve-cache (a resolve kind), cdn, bridge, info, tree...
             "repo_type": route.repo_type,
             "repo_id": route.repo_id,
             "revision": route.revision,
@@ -193,7 +264,7 @@ class HubServer:
             "total": len(self.log),
             "by_kind": by_kind,
             "requests": self.log,
-            "cdn_requests": [e for e in self.log if e["origin"] == "cdn"],
+            "cdn_requests": [e for e in self.log if e["origin"] in ("cdn", "bridge")],
         }
 
     def take_fault(self, request: web.Request, kind: str, body: bool) -> str | None:
@@ -222,11 +293,17 @@ class HubServer:
         app.router.add_route("*", "/{tail:.*}", self.handle_cdn)
         return app
 
+    def bridge_app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self.handle_bridge)
+        return app
+
     async def handle_hub(self, request: web.Request) -> web.StreamResponse:
         route = parse_hub_path(request.raw_path)
         if route.kind == "control":
             return await handle_control(self, request, route.action)
         entry = self.record(request, route, "hub")
+        request["pieces"] = (self.config["piece_size"], self.config["piece_pause"])
         response = await self._guarded(request, route, self._dispatch)
         entry["status"] = response.status
         return response
@@ -236,6 +313,19 @@ class HubServer:
         route = Route("cdn", "cdn", path=m[1]) if m else Route("other", "not-found")
         entry = self.record(request, route, "cdn")
         response = await self._guarded(request, route, self._cdn)
+        entry["status"] = response.status
+        return response
+
+    async def handle_bridge(self, request: web.Request) -> web.StreamResponse:
+        """The Xet bridge: whole files by xet hash, plain HTTP with ranges; counted as `cdn`."""
+        m = re.fullmatch(r"/xet-bridge-us/[0-9a-f]{24}/([0-9a-f]{64})", request.path)
+        f = self.xet_blobs.get(m[1]) if m else None
+        # Its log entries name the blob by sha256, like the CDN's (action "bridge").
+        route = Route("cdn", "bridge", path=f.sha256 if f else None)
+        if m is None:
+            route = Route("other", "not-found")
+        entry = self.record(request, route, "bridge")
+        response = await self._guarded(request, route, self._bridge)
         entry["status"] = response.status
         return response
 
@@ -284,6 +374,7 @@ class HubServer:
             return hf_error(404, "RevisionNotFound", f"Invalid rev id: {route.revision}")
         handler = {
             "resolve": self._resolve,
+            "resolve-cache": self._resolve_cache,
             "info": self._info,
             "tree": self._tree,
             "paths-info": self._paths_info,
@@ -321,7 +412,7 @@ class HubServer:
     def _whoami(self, request):
         if self._bearer(request) != self.token:
             return hf_error(401, None, "Invalid credentials in Authorization header")
-        return web.json_response(
+        return json_answer(
             {
                 "type": "user",
                 "id": "0" * 24,
@@ -344,34 +435,79 @@ class HubServer:
     def _sign(sha256: str, expires: int) -> str:
         return hmac.new(CDN_SECRET, f"{sha256}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
 
+    def bridge_location(self, repo: Repo, f: RepoFile) -> str:
+        """A signed URL on the bridge: /xet-bridge-us/{repo _id}/{xet hash}?...&Signature=..."""
+        expires = int(time.time()) + int(self.config["cdn_ttl"])
+        name = f.path.rsplit("/", 1)[-1]
+        disposition = f"inline; filename*=UTF-8''{quote(name)}; filename=\"{_ascii(name)}\";"
+        query = {
+            "response-content-disposition": disposition,
+            "x-id": "GetObject",
+            "Expires": str(expires),
+            "Signature": self._sign(f.xet_hash, expires),
+        }
+        return f"{self.bridge_url}/xet-bridge-us/{repo_object_id(repo)}/{f.xet_hash}?" + urlencode(
+            query, quote_via=quote
+        )
+
     async def _resolve(self, request, route, repo: Repo, commit: Commit):
         f = commit.files.get(route.path)
         if f is None:
             # X-Repo-Commit on the 404 lets clients record the miss under the commit (.no_exist).
             return hf_error(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit.sha})
+        if f.lfs:
+            return self._lfs_redirect(repo, commit, f)
+        # A small file: a relative 307 to /api/resolve-cache/..., which has the metadata and the
+        # body. The redirect itself names the commit but not the ETag or the size.
+        location = self.resolve_cache_location(request, repo, commit, route.path, f)
+        headers = {"X-Repo-Commit": commit.sha, "Location": location, "Vary": "Origin"}
+        body = f"Temporary Redirect. Redirecting to {location}".encode()
+        return Answer(body, 307, headers, "text/plain; charset=utf-8")
+
+    @staticmethod
+    def resolve_cache_location(request, repo: Repo, commit: Commit, path: str, f: RepoFile):
+        """huggingface.co's shape: the original query (or the original path as a key), etag."""
+        raw_path, _, query = request.raw_path.partition("?")
+        key = query or f"{quote(unquote(raw_path), safe='')}="
+        return (
+            f"/api/resolve-cache/{repo.plural}/{repo.repo_id}/{commit.sha}/{quote(path)}"
+            f"?{key}&etag=%22{f.git_sha1}%22"
+        )
+
+    async def _resolve_cache(self, request, route, repo: Repo, commit: Commit):
+        f = commit.files.get(route.path)
+        if f is None:
+            return hf_error(404, "EntryNotFound", "Entry not found", {"X-Repo-Commit": commit.sha})
+        if f.lfs:
+            return self._lfs_redirect(repo, commit, f)
+        headers = {
+            "X-Repo-Commit": commit.sha,
+            "ETag": f'"{f.git_sha1}"',
+            "Accept-Ranges": "bytes",
+            "Content-Type": f.content_type,
+            "Vary": "Origin, Accept-Encoding",
+        }
+        return await self.serve_bytes(request, f, headers, "resolve")
+
+    def _lfs_redirect(self, repo: Repo, commit: Commit, f: RepoFile) -> web.Response:
+        """LFS: a redirect to the CDN, another origin, so clients stop there during the HEAD."""
         headers = {
             "X-Repo-Commit": commit.sha,
             "Accept-Ranges": "bytes",
             "Vary": "Origin, Accept-Encoding",
+            "Location": self.cdn_location(f),
+            "ETag": f'"{f.sha256}"',
+            "X-Linked-Etag": f'"{f.sha256}"',
+            "X-Linked-Size": str(f.size),
+            "Content-Type": "text/plain; charset=utf-8",
         }
-        if not f.lfs:
-            headers.update({"ETag": f'"{f.git_sha1}"', "Content-Type": f.content_type})
-            return await self.serve_bytes(request, f, headers, "resolve")
-        # LFS: redirect to the CDN, another origin, so clients stop there during the HEAD.
-        headers.update(
-            {
-                "Location": self.cdn_location(f),
-                "ETag": f'"{f.sha256}"',
-                "X-Linked-Etag": f'"{f.sha256}"',
-                "X-Linked-Size": str(f.size),
-                "Content-Type": "text/plain; charset=utf-8",
-            }
-        )
         if f.xet_hash and self.config["xet"]:
+            # A Xet file: the 302 goes to the bridge host, which serves it over plain HTTP.
             api = f"{self.hub_url}/api/{repo.plural}/{repo.repo_id}"
             token_url = f"{api}/xet-read-token/{commit.sha}"
             headers.update(
                 {
+                    "Location": self.bridge_location(repo, f),
                     "X-Xet-Hash": f.xet_hash,
                     "X-Xet-Refresh-Route": token_url,
                     "Link": f'<{token_url}>; rel="xet-auth", '
@@ -399,6 +535,29 @@ class HubServer:
         }
         return await self.serve_bytes(request, f, headers, "cdn")
 
+    async def _bridge(self, request, route):
+        f = self.blobs.get(route.path) if route.path else None
+        if f is None:
+            return web.Response(status=404, text="Not Found")
+        try:
+            expires = int(request.query.get("Expires", ""))
+        except ValueError:
+            expires = 0
+        sig = self._sign(f.xet_hash, expires)
+        if (
+            not hmac.compare_digest(sig, request.query.get("Signature", ""))
+            or expires < time.time()
+        ):
+            return web.Response(status=403, text="Forbidden: expired or bad Signature")
+        headers = {
+            "Accept-Ranges": "bytes",
+            "Content-Type": "application/octet-stream",
+            "Cache-Control": "public, max-age=604800, immutable, s-maxage=604800",
+        }
+        if disposition := request.query.get("response-content-disposition"):
+            headers["Content-Disposition"] = disposition
+        return await self.serve_bytes(request, f, headers, "cdn")
+
     async def serve_bytes(self, request, f: RepoFile, headers: dict, kind: str):
         start, end, status = 0, f.size, 200
         if request.headers.get("Range"):
@@ -419,6 +578,11 @@ class HubServer:
     async def write_body(self, request, response, chunks, length: int, kind: str):
         """Write the body, injecting a body fault if one is configured for this kind."""
         fault = self.take_fault(request, kind, body=True) if length else None
+        # Bodies the hub itself serves (small files) come in pieces like its API answers; the
+        # CDN's large bodies stream at full speed.
+        size, pause = (request.get("pieces") or (None, 0.0)) if kind == "resolve" else (None, 0)
+        if size:
+            chunks = (c[i : i + size] for c in chunks for i in range(0, len(c), size))
         if fault in ("drop", "short"):
             response.force_close()
         await response.prepare(request)
@@ -427,6 +591,8 @@ class HubServer:
         flip_at = length // 2 if fault == "corrupt" else -1
         pos, slept = 0, False
         for chunk in chunks:
+            if pos and pause:
+                await asyncio.sleep(pause)
             if fault == "slow" and not slept and pos + len(chunk) > length // 2:
                 cut = length // 2 - pos
                 await response.write(chunk[:cut])
@@ -468,23 +634,6 @@ class HubServer:
                 out["securityFileStatus"] = SECURITY_STATUS
         return out
 
-    @staticmethod
-    def _children(commit: Commit, directory: str, recursive: bool) -> list[str]:
-        """Paths under `directory`: sub-directories first, then files, depth first."""
-        prefix = f"{directory}/" if directory else ""
-        dirs = sorted(
-            d for d in commit.dirs() if d.startswith(prefix) and "/" not in d[len(prefix) :]
-        )
-        files = sorted(
-            p for p in commit.files if p.startswith(prefix) and "/" not in p[len(prefix) :]
-        )
-        out = []
-        for d in dirs:
-            out.append(d)
-            if recursive:
-                out.extend(HubServer._children(commit, d, True))
-        return out + files
-
     async def _tree(self, request, route, repo: Repo, commit: Commit):
         path = route.path or ""
         recursive = _is_true(request.query.get("recursive"))
@@ -498,7 +647,7 @@ class HubServer:
                 return hf_error(400, None, "Invalid cursor")
         if path and path not in commit.dirs():
             return hf_error(404, "EntryNotFound", f'{path} does not exist on "{route.revision}"')
-        paths = self._children(commit, path, recursive)
+        paths = commit.walk(path, recursive)
         page_size = self.config["page_size"]
         page_size = min(page_size, 50) if expand else page_size  # as the hub does
         page = paths[offset : offset + page_size]
@@ -513,7 +662,7 @@ class HubServer:
             flags = f"recursive={str(recursive).lower()}&expand={str(expand).lower()}"
             headers["Link"] = f'<{url}?{flags}&cursor={cursor}>; rel="next"'
         body = [self._entry(commit, p, expand) for p in page]
-        return web.json_response(body, headers=headers)
+        return json_answer(body, headers=headers)
 
     async def _paths_info(self, request, route, repo: Repo, commit: Commit):
         if request.content_type == "application/json":
@@ -531,10 +680,10 @@ class HubServer:
             if p and p not in seen and (p in commit.files or p in commit.dirs()):
                 seen.add(p)
                 out.append(self._entry(commit, p, expand))
-        return web.json_response(out)
+        return json_answer(out)
 
     async def _info(self, request, route, repo: Repo, commit: Commit):
-        blobs = _is_true(request.query.get("blobs"))
+        blobs, xet = _is_true(request.query.get("blobs")), self.config["xet"]
         siblings = []
         for path, f in sorted(commit.files.items()):
             s = {"rfilename": path}
@@ -542,9 +691,11 @@ class HubServer:
                 s.update({"size": f.size, "blobId": f.oid})
                 if f.lfs:
                     s["lfs"] = {"sha256": f.sha256, "size": f.size, "pointerSize": f.pointer_size}
+                if f.xet_hash and xet:  # beside lfs, as in tree entries
+                    s["xetHash"] = f.xet_hash
             siblings.append(s)
         info = {
-            "_id": hashlib.sha1(repo.repo_id.encode()).hexdigest()[:24],
+            "_id": repo_object_id(repo),
             "id": repo.repo_id,
             "author": repo.repo_id.split("/")[0],
             "sha": commit.sha,
@@ -558,6 +709,7 @@ class HubServer:
             "cardData": repo.card_data,
             "siblings": siblings,
             "usedStorage": sum(f.size for f in commit.files.values()),
+            "xetEnabled": bool(xet and repo.xet_enabled),
         }
         if repo.repo_type == "model":
             info.update({"modelId": repo.repo_id, "downloads": 0, "spaces": []})
@@ -567,7 +719,7 @@ class HubServer:
         if expand := request.query.getall("expand", []):
             # The hub answers only the requested fields (plus the ids) when expand is given.
             info = {k: v for k, v in info.items() if k in ("_id", "id", *expand)}
-        return web.json_response(info)
+        return json_answer(info)
 
     async def _commits(self, request, route, repo: Repo, commit: Commit):
         out, c = [], commit
@@ -582,7 +734,7 @@ class HubServer:
                 }
             )
             c = c.parent
-        return web.json_response(out)
+        return json_answer(out)
 
     def _refs(self, request, repo: Repo):
         def ref(name, full, sha):
@@ -597,7 +749,7 @@ class HubServer:
             out["pullRequests"] = [
                 ref(f"refs/pr/{n}", f"refs/pr/{n}", s) for n, s in repo.pull_requests.items()
             ]
-        return web.json_response(out)
+        return json_answer(out)
 
     async def _xet_read_token(self, request, route, repo: Repo, commit: Commit):
         return self._xet_token(repo)
@@ -611,4 +763,4 @@ class HubServer:
             "X-Xet-Token-Expiration": str(expiration),
         }
         body = {"casUrl": cas, "accessToken": "fake-xet-token", "exp": expiration}
-        return web.json_response(body, headers=headers)
+        return json_answer(body, headers=headers)

@@ -6,7 +6,7 @@
     POST /_fake/reset         clear the logs ({"all": true}: also config and branches)
     POST /_fake/config        change page size, latency, faults (see app.DEFAULT_CONFIG)
     POST /_fake/move-branch   {"repo": id, "branch": "main", "to": label-or-sha}
-    GET  /_fake/repos         repos, commits, refs and per-commit file facts
+    GET  /_fake/repos[?repo=id]   repos, commits, refs and per-commit file facts
     GET  /_fake/file?repo=&path=&revision=[&repo_type=]   raw bytes of a file
 """
 
@@ -35,6 +35,10 @@ DEFAULT_CONFIG = {
     "retry_after": 1,  # Retry-After of the "429" fault, seconds
     "xet": True,  # advertise Xet (X-Xet-Hash, Link rel=xet-auth, tree xetHash) for xet files
     "cdn_ttl": 3600,  # lifetime of the signed CDN URLs, seconds
+    # API answers and small-file bodies are written in pieces of at most piece_size bytes
+    # (None or 0: in one piece), piece_pause seconds apart, as TLS records reach a client.
+    "piece_size": 16 * 1024,
+    "piece_pause": 0.002,
 }
 
 
@@ -66,6 +70,12 @@ def validate_config(hub: HubServer, data: dict) -> str | None:
         return f"fault_target must be one of {FAULT_TARGETS}"
     if "page_size" in data and (not isinstance(data["page_size"], int) or data["page_size"] < 1):
         return "page_size must be a positive integer"
+    size = data.get("piece_size")
+    if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
+        return "piece_size must be a non-negative integer or null"
+    pause = data.get("piece_pause", 0)
+    if not isinstance(pause, (int, float)) or isinstance(pause, bool) or pause < 0:
+        return "piece_pause must be a non-negative number"
     return None
 
 
@@ -99,11 +109,17 @@ async def handle_control(hub: HubServer, request: web.Request, action: str) -> w
         repo.branches[data.get("branch", "main")] = commit.sha
         return web.json_response({"branches": repo.branches})
     if action == "repos" and request.method == "GET":
+        wanted = request.query.get("repo")  # only this repo: the large ones describe 5,000 files
         return web.json_response(
             {
                 "hub_url": hub.hub_url,
                 "cdn_url": hub.cdn_url,
-                "repos": {r.repo_id: r.describe() for r in hub.repos.values()},
+                "bridge_url": hub.bridge_url,
+                "repos": {
+                    r.repo_id: r.describe()
+                    for r in hub.repos.values()
+                    if wanted in (None, r.repo_id)
+                },
             }
         )
     if action == "file" and request.method == "GET":

@@ -11,7 +11,9 @@ import importlib.util
 import json
 import mimetypes
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -24,6 +26,8 @@ DATASET_ID = "fake-org/tiny-dataset"
 SPACE_ID = "fake-org/tiny-space"
 PRIVATE_ID = "fake-org/private-model"
 GATED_ID = "fake-org/gated-model"
+LARGE_DATASET_ID = "fake-org/large-dataset"  # 5,000+ files: info answers of hundreds of KB
+SHARDED_MODEL_ID = "fake-org/sharded-model"  # 120 Xet-backed safetensors shards
 
 TYPE_PLURAL = {"model": "models", "dataset": "datasets", "space": "spaces"}
 URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
@@ -54,7 +58,8 @@ class RepoFile:
     lfs: bool
     xet_hash: str | None = None
     data: bytes | None = None  # either in memory ...
-    source: Path | None = None  # ... or read from this file on disk
+    source: Path | None = None  # ... or read from this file on disk ...
+    factory: Callable[[], bytes] | None = None  # ... or generated again on every read
 
     @property
     def oid(self) -> str:
@@ -84,9 +89,10 @@ class RepoFile:
     def read(self, start: int = 0, end: int | None = None, chunk_size: int = 1 << 20):
         """Yield the bytes [start, end) in chunks."""
         end = self.size if end is None else end
-        if self.data is not None:
+        data = self.data if self.data is not None or self.factory is None else self.factory()
+        if data is not None:
             for pos in range(start, end, chunk_size):
-                yield self.data[pos : min(pos + chunk_size, end)]
+                yield data[pos : min(pos + chunk_size, end)]
             return
         with open(self.source, "rb") as f:
             f.seek(start)
@@ -128,6 +134,13 @@ def make_file(path: str, data: bytes | None = None, source: Path | None = None, 
     return RepoFile(path, size, sha256, sha1, lfs, xet_hash, data, source)
 
 
+def generated_file(path: str, factory: Callable[[], bytes], xet=False) -> RepoFile:
+    """A file whose bytes are made by `factory` when read, not kept in memory."""
+    f = make_file(path, factory(), xet=xet)
+    f.data, f.factory = None, factory
+    return f
+
+
 @dataclass
 class Commit:
     label: str
@@ -136,26 +149,56 @@ class Commit:
     date: str
     parent: Commit | None
     files: dict[str, RepoFile]
+    # Commits never change once built: directories, listings and tree ids are computed once.
+    _memo: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def dirs(self) -> set[str]:
-        out = set()
-        for path in self.files:
-            parts = path.split("/")[:-1]
-            out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
-        return out
+        if "dirs" not in self._memo:
+            out = set()
+            for path in self.files:
+                parts = path.split("/")[:-1]
+                out.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+            self._memo["dirs"] = frozenset(out)
+        return self._memo["dirs"]
+
+    def listing(self, directory: str) -> tuple[list[str], list[str]]:
+        """The direct sub-directories and files of `directory` ("" = root), as sorted paths."""
+        if "listing" not in self._memo:
+            index: dict[str, tuple[list[str], list[str]]] = {"": ([], [])}
+            for d in sorted(self.dirs()):
+                index[d] = ([], [])
+            for d in sorted(self.dirs()):
+                index[d.rpartition("/")[0]][0].append(d)
+            for p in sorted(self.files):
+                index[p.rpartition("/")[0]][1].append(p)
+            self._memo["listing"] = index
+        return self._memo["listing"].get(directory, ([], []))
+
+    def walk(self, directory: str, recursive: bool) -> list[str]:
+        """Paths under `directory`, as the tree API lists them: sub-directories first, then
+        files; with `recursive`, each sub-directory followed by its own contents."""
+        key = ("walk", directory, recursive)
+        if key not in self._memo:
+            dirs, files = self.listing(directory)
+            out = []
+            for d in dirs:
+                out.append(d)
+                if recursive:
+                    out.extend(self.walk(d, True))
+            self._memo[key] = out + files
+        return self._memo[key]
 
     def tree_oid(self, directory: str) -> str:
         """The real git tree id of a directory ("" = root) of this commit."""
-        prefix = f"{directory}/" if directory else ""
+        key = ("tree", directory)
+        if key in self._memo:
+            return self._memo[key]
+        subdirs, files = self.listing(directory)
         entries = {}
-        for path, f in self.files.items():
-            if not path.startswith(prefix):
-                continue
-            name, _, rest = path[len(prefix) :].partition("/")
-            if rest:
-                entries[name] = (b"40000", bytes.fromhex(self.tree_oid(prefix + name)), True)
-            else:
-                entries[name] = (b"100644", bytes.fromhex(f.oid), False)
+        for d in subdirs:
+            entries[d.rpartition("/")[2]] = (b"40000", bytes.fromhex(self.tree_oid(d)), True)
+        for p in files:
+            entries[p.rpartition("/")[2]] = (b"100644", bytes.fromhex(self.files[p].oid), False)
         # git orders tree entries by name, directories as if they ended with "/".
         body = b"".join(
             mode + b" " + name.encode() + b"\0" + oid
@@ -163,7 +206,8 @@ class Commit:
                 entries.items(), key=lambda kv: kv[0].encode() + (b"/" if kv[1][2] else b"")
             )
         )
-        return hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
+        self._memo[key] = hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
+        return self._memo[key]
 
     def path_oid(self, path: str) -> str | None:
         if path in self.files:
@@ -196,6 +240,8 @@ class Repo:
 
     def __post_init__(self):
         self.initial_branches = dict(self.branches)
+        # A repo with Xet-backed files is a Xet repo: its info says `xetEnabled: true`.
+        self.xet_enabled = any(f.xet_hash for c in self.commits.values() for f in c.files.values())
 
     @property
     def plural(self) -> str:
@@ -497,6 +543,165 @@ def build_restricted(repo_id: str, private: bool, gated: bool | str, weights: st
     )
 
 
+# ---- repos at the hub's real scale ------------------------------------------------------------
+
+LARGE_TRAIN_GROUPS, LARGE_VALIDATION_GROUPS, LARGE_FILES_PER_GROUP = 40, 10, 100
+LARGE_METADATA_FILES, LARGE_PARQUET = 100, {"train": 24, "validation": 8}
+WORDS = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel")
+LARGE_DATASET_README = """\
+---
+license: cc0-1.0
+configs:
+- config_name: default
+  data_files:
+  - split: train
+    path: data/train/*/*.csv
+  - split: validation
+    path: data/validation/*/*.json
+---
+
+# large-dataset
+
+5,000+ small files in nested folders, and Xet-backed parquet shards, so that listings and info
+answers are as big as those of real data sets on huggingface.co.
+"""
+
+
+def _rows(label: str, n: int = 4) -> list[tuple[int, str, int]]:
+    digest = hashlib.sha256(f"fake-hub:{label}".encode()).digest()
+    return [
+        (
+            int.from_bytes(digest[3 * i : 3 * i + 3], "big"),
+            f"{WORDS[digest[3 * i] % len(WORDS)]} {WORDS[digest[3 * i + 1] % len(WORDS)]}",
+            digest[3 * i + 2] % 2,
+        )
+        for i in range(n)
+    ]
+
+
+def _csv_shard(label: str) -> bytes:
+    return ("id,text,label\n" + "".join(f"{i},{t},{lab}\n" for i, t, lab in _rows(label))).encode()
+
+
+def _json_shard(label: str) -> bytes:
+    rows = [{"id": i, "text": t, "label": lab} for i, t, lab in _rows(label)]
+    return "".join(json.dumps(row) + "\n" for row in rows).encode()
+
+
+def _metadata_file(label: str) -> bytes:
+    rows = _rows(label, 8)
+    stats = {"shard": label, "rows": len(rows), "ids": [r[0] for r in rows]}
+    return (json.dumps(stats, indent=2) + "\n").encode()
+
+
+def _fake_parquet(label: str) -> bytes:
+    """Parquet-looking bytes (the magic at both ends; not a valid file) of a few KB."""
+    size = 2048 + int.from_bytes(hashlib.sha256(label.encode()).digest()[:2], "big") % 4096
+    return b"PAR1" + pseudo_random(label, size) + b"PAR1"
+
+
+def build_large_dataset() -> Repo:
+    t, rid = "dataset", LARGE_DATASET_ID
+    files = [
+        make_file(".gitattributes", b"*.parquet filter=lfs diff=lfs merge=lfs -text\n"),
+        make_file("README.md", LARGE_DATASET_README.encode()),
+    ]
+    for split, groups, ext, maker in (
+        ("train", LARGE_TRAIN_GROUPS, "csv", _csv_shard),
+        ("validation", LARGE_VALIDATION_GROUPS, "json", _json_shard),
+    ):
+        for g in range(groups):
+            for k in range(LARGE_FILES_PER_GROUP):
+                path = f"data/{split}/{g:02d}/part-{g * LARGE_FILES_PER_GROUP + k:05d}.{ext}"
+                files.append(generated_file(path, partial(maker, f"{rid}/{path}")))
+    for k in range(LARGE_METADATA_FILES):
+        path = f"metadata/stats-{k:03d}.json"
+        files.append(generated_file(path, partial(_metadata_file, f"{rid}/{path}")))
+    for split, n in LARGE_PARQUET.items():
+        for k in range(n):
+            path = f"parquet/{split}/{k:04d}.parquet"
+            files.append(generated_file(path, partial(_fake_parquet, f"{rid}/{path}"), xet=True))
+    a = _commit(
+        t, rid, "A", "Initial commit", "2024-03-01T00:00:00.000Z", {f.path: f for f in files}
+    )
+    return Repo(
+        t,
+        rid,
+        {"A": a},
+        branches={"main": a.sha},
+        card_data={"license": "cc0-1.0"},
+        extra_info={"tags": ["license:cc0-1.0"], "description": "5,000+ files."},
+    )
+
+
+SHARDS = 120
+SHARD_TENSORS = ("self_attn.q_proj", "self_attn.k_proj", "mlp.up_proj", "mlp.down_proj")
+SHARD_TENSOR_FLOATS = 256
+
+
+def shard_name(i: int) -> str:
+    return f"model-{i:05d}-of-{SHARDS:05d}.safetensors"
+
+
+def _shard_tensors(i: int) -> list[str]:
+    return [f"model.layers.{i - 1}.{t}.weight" for t in SHARD_TENSORS]
+
+
+def _safetensors_shard(i: int) -> bytes:
+    """A valid safetensors file: 8-byte header length, JSON header (space padded), F32 data."""
+    size = 4 * SHARD_TENSOR_FLOATS
+    header = {"__metadata__": {"format": "pt"}}
+    for n, name in enumerate(_shard_tensors(i)):
+        header[name] = {
+            "dtype": "F32",
+            "shape": [SHARD_TENSOR_FLOATS],
+            "data_offsets": [n * size, (n + 1) * size],
+        }
+    raw = json.dumps(header, separators=(",", ":")).encode()
+    raw += b" " * (-len(raw) % 8)
+    data = b"".join(pseudo_random(f"{SHARDED_MODEL_ID}/{name}", size) for name in _shard_tensors(i))
+    return len(raw).to_bytes(8, "little") + raw + data
+
+
+def build_sharded_model() -> Repo:
+    t, rid = "model", SHARDED_MODEL_ID
+    shards = [
+        generated_file(shard_name(i), partial(_safetensors_shard, i), xet=True)
+        for i in range(1, SHARDS + 1)
+    ]
+    index = {
+        "metadata": {"total_size": SHARDS * len(SHARD_TENSORS) * 4 * SHARD_TENSOR_FLOATS},
+        "weight_map": {
+            name: shard_name(i) for i in range(1, SHARDS + 1) for name in _shard_tensors(i)
+        },
+    }
+    config = {
+        "architectures": ["FakeShardedForCausalLM"],
+        "model_type": "fake-sharded",
+        "num_hidden_layers": SHARDS,
+        "hidden_size": SHARD_TENSOR_FLOATS,
+    }
+    files = [
+        make_file(".gitattributes", b"*.safetensors filter=lfs diff=lfs merge=lfs -text\n"),
+        make_file("README.md", b"---\nlicense: mit\n---\n\n# sharded-model\n"),
+        make_file("config.json", (json.dumps(config, indent=2) + "\n").encode()),
+        make_file("generation_config.json", b'{\n  "max_new_tokens": 16\n}\n'),
+        make_file("model.safetensors.index.json", (json.dumps(index, indent=2) + "\n").encode()),
+        *shards,
+    ]
+    a = _commit(
+        t, rid, "A", "Initial commit", "2024-03-01T00:00:00.000Z", {f.path: f for f in files}
+    )
+    return Repo(
+        t,
+        rid,
+        {"A": a},
+        branches={"main": a.sha},
+        card_data={"license": "mit"},
+        extra_info={"tags": ["safetensors", "license:mit"], "library_name": "transformers"},
+    )
+
+
 def build_repos() -> dict[tuple[str, str], Repo]:
     """All repos, keyed by (repo_type, repo_id)."""
     repos = [
@@ -505,5 +710,7 @@ def build_repos() -> dict[tuple[str, str], Repo]:
         build_space(),
         build_restricted(PRIVATE_ID, private=True, gated=False, weights="weights.bin"),
         build_restricted(GATED_ID, private=False, gated="auto", weights="model.safetensors"),
+        build_large_dataset(),
+        build_sharded_model(),
     ]
     return {(r.repo_type, r.repo_id): r for r in repos}
