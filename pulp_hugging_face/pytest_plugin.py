@@ -186,6 +186,18 @@ def fake_hub():
     hub.stop()
 
 
+@pytest.fixture(scope="session")
+def diverged_hub():
+    """A second hub that claims the same commits as `fake_hub` with other bytes for some files
+    (`repos.DIVERGED_FILES`): a tampered or diverged mirror."""
+    from pulp_hugging_face.tests.functional.fake_hub import FakeHub
+
+    hub = FakeHub(variant="diverged")
+    hub.start()
+    yield hub
+    hub.stop()
+
+
 @pytest.fixture
 def hub_reset(fake_hub):
     """A fake hub with zeroed counters and no faults, before and after the test."""

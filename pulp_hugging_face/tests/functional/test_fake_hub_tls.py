@@ -22,11 +22,13 @@ import pytest
 
 from pulp_hugging_face import pytest_plugin
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID, FakeHub
+from pulp_hugging_face.tests.functional.fake_hub.repos import _commit_sha
 
 pytest.importorskip("huggingface_hub")
 pytest.importorskip("cryptography")
 
-CONFIG = f"/{MODEL_ID}/resolve/main/config.json"
+# What a small file's resolve redirects to (a relative 307): the answer that has the body.
+CONFIG = f"/api/resolve-cache/models/{MODEL_ID}/{_commit_sha('model', MODEL_ID, 'A')}/config.json"
 ENV_DROPPED = ("HF_", "HUGGING", "SSL_CERT_", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE")
 
 # The fixtures of pytest_plugin.py, also when that plugin is not loaded (-p no:pulp_hugging_face).
@@ -194,8 +196,12 @@ def test_client_downloads_a_small_file_over_https(hub, client):
     )
     assert bytes.fromhex(content) == hub.file_bytes(MODEL_ID, "config.json")
     stats = hub.stats()
-    assert stats["by_kind"] == {"resolve": 2}
-    assert {r["status"] for r in stats["requests"]} == {200}
+    # The HEAD follows the relative 307; the GET goes straight to resolve-cache. All over TLS.
+    assert [(r["method"], r["action"], r["status"]) for r in stats["requests"]] == [
+        ("HEAD", "resolve", 307),
+        ("HEAD", "resolve-cache", 200),
+        ("GET", "resolve-cache", 200),
+    ]
 
 
 def test_client_downloads_an_lfs_file_from_the_cdn_over_https(hub, client):

@@ -136,7 +136,9 @@ def test_branch_is_rechecked_after_ttl(hf_cache_factory, hub_reset, hf_client):
         # Within the TTL: the known commit, and the hub is not asked.
         assert requests.head(url).headers["X-Repo-Commit"] == commit_a
         assert requests.get(url).content == hub_reset.file_bytes(MODEL_ID, "config.json", commit_a)
-        assert hub_reset.count("resolve") == 1  # the body, fetched at the commit
+        # The body, fetched at the commit: the hub's relative 307, then its resolve-cache answer.
+        actions = [(r["action"], r["revision"]) for r in hub_reset.stats()["requests"]]
+        assert actions == [("resolve", commit_a), ("resolve-cache", commit_a)]
         time.sleep(3.5)
         response = requests.get(url)
         assert response.headers["X-Repo-Commit"] == commit_b
@@ -361,5 +363,7 @@ def test_concurrent_cold_metadata_requests_share_upstream_requests(
     assert {r.headers["X-Repo-Commit"] for r in responses[:10]} == {commit}
     content_apps = len(pulpcore_bindings.StatusApi.status_read().online_content_apps)
     seen = hub_reset.stats()["requests"]
-    assert len([r for r in seen if r["method"] == "HEAD"]) <= content_apps
+    assert (
+        len([r for r in seen if (r["method"], r["action"]) == ("HEAD", "resolve")]) <= content_apps
+    )
     assert len([r for r in seen if r["kind"] == "api"]) <= content_apps

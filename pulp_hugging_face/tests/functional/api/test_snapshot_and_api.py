@@ -88,7 +88,7 @@ def test_snapshot_download(
     assert [r["path"] for r in cold if r["method"] == "HEAD"] == []
     # One GET per file body (the client writes an empty file without asking).
     bodies = [f for f in expected if f != "docs/empty.txt"]
-    assert len([r for r in cold if r["kind"] == "resolve"]) == len(bodies)
+    assert len([r for r in cold if r["action"] == "resolve"]) == len(bodies)
 
     hub_reset.reset()
     assert hf_client(code, cache.endpoint) == result

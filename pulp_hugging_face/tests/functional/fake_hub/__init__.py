@@ -91,14 +91,17 @@ class FakeHub:
         tls: bool = False,
         client_cert_required: bool = False,
         tls_hosts: Sequence[str] = (),
+        variant: str | None = None,
     ):
         """`tls`: HTTPS on every origin; `client_cert_required` (needs `tls`): mTLS on every
         origin; `tls_hosts`: more names for the server certificate (besides the hub and CDN
-        hosts, 127.0.0.1 and localhost)."""
+        hosts, 127.0.0.1 and localhost); `variant`: a diverged mirror, which claims the same
+        commits with other bytes for `repos.DIVERGED_FILES` of the model."""
         if client_cert_required and not tls:
             raise ValueError("client_cert_required needs tls=True")
         self.token = token
         self.page_size = page_size
+        self.variant = variant
         self.host, self.cdn_host = host, cdn_host
         self.port, self.cdn_port = port, cdn_port
         self.bridge_port = bridge_port
@@ -202,6 +205,8 @@ class FakeHub:
         ]
         if self.page_size is not None:
             cmd += ["--page-size", str(self.page_size)]
+        if self.variant is not None:
+            cmd += ["--variant", self.variant]
         if self.tls:
             if self._server_cert is None:
                 self._issue_certificates()

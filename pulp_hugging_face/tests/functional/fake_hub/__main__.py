@@ -30,6 +30,9 @@ def parse_args(argv=None):
         help="the token that opens the private and gated repos",
     )
     parser.add_argument("--page-size", type=int, default=1000, help="tree entries per page")
+    parser.add_argument(
+        "--variant", help="serve other bytes for some model files under the same commits"
+    )
     parser.add_argument("--tls-cert", help="PEM server certificate: serve HTTPS on every origin")
     parser.add_argument("--tls-key", help="PEM key of --tls-cert")
     parser.add_argument(
@@ -55,7 +58,7 @@ async def serve(args) -> None:
     scheme = "https" if context else "http"
     hub_url = f"{scheme}://{args.host}:{args.port}"
     hub = HubServer(
-        build_repos(),
+        build_repos(args.variant),
         hub_url,
         f"{scheme}://{args.cdn_host}:{args.cdn_port}",
         args.token,

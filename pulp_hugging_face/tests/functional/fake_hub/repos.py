@@ -702,10 +702,33 @@ def build_sharded_model() -> Repo:
     )
 
 
-def build_repos() -> dict[tuple[str, str], Repo]:
-    """All repos, keyed by (repo_type, repo_id)."""
+DIVERGED_FILES = ("config.json", "big.bin")
+
+
+def diverge(repo: Repo, variant: str) -> Repo:
+    """A mirror that claims the same commits with other bytes in `DIVERGED_FILES` (a tampered
+    or diverged hub): same shas, same paths, other content, and facts that match that content."""
+    for commit in repo.commits.values():
+        for path in DIVERGED_FILES:
+            f = commit.files.get(path)
+            if f is None:
+                continue
+            if f.lfs:
+                data = pseudo_random(f"{path}:{variant}", f.size)
+            else:
+                document = json.loads(b"".join(f.read()))
+                document["fake_hub_variant"] = variant
+                data = (json.dumps(document, indent=2) + "\n").encode()
+            commit.files[path] = make_file(path, data)
+        commit._memo.clear()
+    return repo
+
+
+def build_repos(variant: str | None = None) -> dict[tuple[str, str], Repo]:
+    """All repos, keyed by (repo_type, repo_id); `variant` diverges the model (`diverge`)."""
+    model = build_model()
     repos = [
-        build_model(),
+        diverge(model, variant) if variant else model,
         build_dataset(),
         build_space(),
         build_restricted(PRIVATE_ID, private=True, gated=False, weights="weights.bin"),
