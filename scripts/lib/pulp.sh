@@ -48,7 +48,7 @@ lp_tail() {
 LP_PERSISTED=(LP_HOST LP_API_PORT LP_CONTENT_PORT LP_PG_PORT LP_POSTGRES LP_VENV LP_UPSTREAM
     LP_BASE_PATH LP_REMOTE_NAME LP_DIST_NAME LP_API_WORKERS LP_CONTENT_WORKERS LP_TASK_WORKERS
     LP_LOG_LEVEL LP_ROOT_LOG_LEVEL LP_ORIGIN LP_PG_HOME LP_CONTENT_APPS LP_CONTENT_PORTS
-    LP_STORAGE LP_S3_PORT LP_S3_PORTS LP_S3_ENDPOINT)
+    LP_STORAGE LP_S3_PORT LP_S3_PORTS LP_S3_ENDPOINT LP_DB_NAME)
 
 # Load the remembered options for keys not given on the command line (LP_CLI_<KEY>=1 marks
 # keys set on the command line).
@@ -102,6 +102,7 @@ lp_defaults() {
     : "${LP_S3_PORTS:=}"           # SeaweedFS's internal ports, decided at start (remembered)
     : "${LP_S3_ENDPOINT:=}"        # S3 URL Pulp and clients use; empty: http://HOST:S3_PORT
     : "${LP_S3_BUCKET:=pulp}"
+    : "${LP_DB_NAME:=pulp}"        # the database Pulp uses (created at start if missing)
     local connect=$LP_HOST
     case $LP_HOST in 0.0.0.0 | "[::]" | "::") connect=127.0.0.1 ;; esac
     LP_CONNECT_HOST=$connect
@@ -404,7 +405,7 @@ lp_pg_start() {
 SELECT 'CREATE ROLE pulp LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pulp')
 \gexec
 ALTER ROLE pulp WITH LOGIN CREATEDB PASSWORD '$(cat "$LP_STATE/db-password")';
-SELECT 'CREATE DATABASE pulp OWNER pulp' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'pulp')
+SELECT 'CREATE DATABASE $LP_DB_NAME OWNER pulp' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$LP_DB_NAME')
 \gexec
 SQL
 }
@@ -505,7 +506,7 @@ DATABASES = {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": "127.0.0.1",
         "PORT": $LP_PG_PORT,
-        "NAME": "pulp",
+        "NAME": "$LP_DB_NAME",
         "USER": "pulp",
         "PASSWORD": _secret("db-password"),
         "CONN_MAX_AGE": 0,
@@ -627,7 +628,7 @@ lp_proc_pid() { cut -d' ' -f1 "$LP_STATE/run/$1.pid"; }
 
 lp_any_running() {
     local name
-    for name in $(lp_proc_names) seaweedfs; do lp_proc_alive "$name" && return 0; done
+    for name in $(lp_proc_names); do lp_proc_alive "$name" && return 0; done
     return 1
 }
 
