@@ -871,7 +871,16 @@ lp_s3_wait_bucket() {
 # On SIGTERM SeaweedFS waits 15 s for its own gRPC streams before it exits (17 s measured); a
 # local test and dev store gets 3 s, then SIGKILL. What it stored is in files by then (the
 # writes of a PUT are done when it answers).
-lp_s3_stop() { lp_stop_named -t 3 "$LP_S3_PROC"; }
+lp_s3_stop() {
+    local was_running=0 p
+    lp_proc_alive "$LP_S3_PROC" && was_running=1
+    lp_stop_named -t 3 "$LP_S3_PROC"
+    # the unix sockets it made in /tmp for its ports (a kill leaves them behind)
+    if [ "$was_running" = 1 ]; then
+        for p in $LP_S3_PORT $LP_S3_PORTS; do rm -f /tmp/seaweedfs-*-"$p".sock; done
+    fi
+    return 0
+}
 
 # ---------------------------------------------------------------------------------------------
 # Top level
