@@ -9,20 +9,16 @@ RemoteArtifact, repository version), and served from storage afterwards.
 """
 
 import logging
-import os
 from functools import partial
 
-import aiofiles
-from aiohttp import ClientConnectionError, ClientResponseError, web
+from aiohttp import web
 from asgiref.sync import sync_to_async
 from django.conf import settings
 
 from pulpcore.plugin.content import Handler, PathNotResolved, app
-from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
-from . import flights, hub
-from .downloaders import UpstreamProtocolError
+from . import hub, pullthrough
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
     HuggingFaceContent,
@@ -37,9 +33,6 @@ log = logging.getLogger(__name__)
 
 CACHE_HEADER = "X-Pulp-Cache"
 HUB_ETAG = "hub_etag"  # request key: the ETag a resolve answer must carry
-CHUNK_SIZE = 1024 * 1024
-DOWNLOAD_ERRORS = (ClientResponseError, ClientConnectionError, TimeoutError, UpstreamProtocolError)
-VALIDATION_ERRORS = (DigestValidationError, SizeValidationError)
 MAX_PATHS_INFO = 1000
 # Query arguments the cache passes upstream; everything else is dropped (and not a cache key).
 ALLOWED_QUERY = {
@@ -193,119 +186,16 @@ class HuggingFaceHandler(Handler):
             return await self._serve_content_artifact(content_artifact, headers, request)
         if remote.policy == HuggingFaceRemote.STREAMED:
             return await self._stream_without_storing(request, remote, url, relative_path, headers)
-        key = (remote.pk, url)
-        flight = flights.get(key)
-        if flight is None:
-            fetch = partial(self._fetch, remote, url, relative_path, facts, repository)
-            flight = flights.start(key, facts.size, fetch)
-        response = await self._follow(request, flight, {**headers, CACHE_HEADER: "miss"})
-        if response is None:  # the flight landed while we joined: it is in storage now
+        fetch = partial(
+            pullthrough.fetch_and_store, self, remote, url, relative_path, facts, repository
+        )
+        current = pullthrough.download(remote, url, facts.size, distribution.pulp_domain, fetch)
+        response = await pullthrough.stream(request, current, {**headers, CACHE_HEADER: "miss"})
+        if response is None:  # the download landed while we joined: it is in storage now
             return await self._serve_file(
                 request, distribution, remote, resolve_request, facts, headers
             )
         return response
-
-    async def _fetch(self, remote, url, relative_path, facts, repository, flight):
-        """Download a file once, verify it, store it as content (and in the repository)."""
-        content_artifact = ContentArtifact(relative_path=relative_path)
-        remote_artifact = RemoteArtifact(
-            remote=remote,
-            url=url,
-            content_artifact=content_artifact,
-            size=facts.size,
-            sha256=facts.lfs_sha256,
-        )
-        downloader = remote.get_downloader(
-            remote_artifact=remote_artifact,
-            flight=flight,
-            expected_git_blob_sha1=facts.git_blob_sha1,
-        )
-        try:
-            # A wrong size or digest is final: followers already have the bytes, no retry.
-            result = await downloader.run(extra_data={"disable_retry_list": VALIDATION_ERRORS})
-        except Exception:
-            if downloader.path and os.path.exists(downloader.path):
-                os.unlink(downloader.path)
-            raise
-        saved = await sync_to_async(self._store)(result, remote_artifact, downloader.git_blob_sha1)
-        if repository is not None and repository.PULL_THROUGH_SUPPORTED:
-            await repository.async_pull_through_add_content(saved[relative_path])
-
-    def _store(self, result, remote_artifact, git_blob_sha1):
-        """pulpcore's artifact and content bookkeeping, plus the unit's git blob id."""
-        saved = self._save_artifact(result, remote_artifact)
-        if git_blob_sha1:
-            content_ids = [ca.content_id for ca in saved.values()]
-            HuggingFaceContent.objects.filter(
-                pk__in=content_ids, git_blob_sha1__isnull=True
-            ).update(git_blob_sha1=git_blob_sha1)
-        return saved
-
-    async def _follow(self, request, flight, headers):
-        """Stream a file (or the requested range) from a download in progress.
-
-        Returns None when the download already ended well (the caller serves it from
-        storage). Before the first byte an upstream failure is still an HF-style error; after
-        it, the connection is cut, so the client never mistakes a broken file for a whole one.
-        """
-        size = flight.size
-        try:
-            start, stop = request.http_range.start, request.http_range.stop
-        except ValueError:
-            raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-        ranged = start is not None or stop is not None
-        start, stop = start or 0, size if stop is None else min(stop, size)
-        if start < 0:  # a suffix range: the last -start bytes
-            start = max(size + start, 0)
-        if ranged and start >= max(size, 1):
-            raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
-
-        while flight.path is None and not flight.finished:
-            await flight.changed()
-        if flight.succeeded:
-            return None
-        if flight.path is None:
-            raise self._download_error(flight.error)
-        try:
-            # The open descriptor outlives the file's move into storage.
-            file = await aiofiles.open(flight.path, "rb")
-        except FileNotFoundError:
-            return None
-        try:
-            response = web.StreamResponse(status=206 if ranged else 200, headers=headers)
-            response.content_length = stop - start
-            if ranged:
-                response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
-            await response.prepare(request)
-            position = start
-            while position < stop:
-                # The file's last byte waits for verification: a corrupt file never completes.
-                limit = stop if flight.succeeded else min(flight.written, stop, size - 1)
-                if position < limit:
-                    await file.seek(position)
-                    chunk = await file.read(min(limit - position, CHUNK_SIZE))
-                    await response.write(chunk)
-                    position += len(chunk)
-                elif flight.finished and not flight.succeeded:
-                    log.warning("Upstream download for %s failed: %s", request.path, flight.error)
-                    request.transport.close()  # cut short: the client sees a broken transfer
-                    return response
-                else:
-                    await flight.changed()
-            await response.write_eof()
-            return response
-        finally:
-            await file.close()
-
-    @staticmethod
-    def _download_error(exc):
-        if isinstance(exc, ClientResponseError):
-            return hub.HubError(
-                502, hub.UPSTREAM_UNAVAILABLE, f"Upstream answered {exc.status} for the file."
-            )
-        if isinstance(exc, UpstreamProtocolError):
-            return hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, f"Upstream answer refused: {exc}")
-        return UpstreamUnavailable(str(exc) or type(exc).__name__).hub_error()
 
     async def _stream_without_storing(self, request, remote, url, relative_path, headers):
         """Policy `streamed`: pass the bytes on, keep nothing."""
@@ -318,8 +208,8 @@ class HuggingFaceHandler(Handler):
                 remote_artifact,
                 save_artifact=False,
             )
-        except DOWNLOAD_ERRORS as exc:
-            raise self._download_error(exc)
+        except pullthrough.DOWNLOAD_ERRORS as exc:
+            raise pullthrough.download_error(exc)
 
     # --- api ----------------------------------------------------------------------------------
 

@@ -319,6 +319,29 @@ def _parse_api(segments):
     return ApiRequest(repo, "unsupported")
 
 
+# --- ranges ----------------------------------------------------------------------------------
+
+
+def byte_span(requested, size):
+    """(start, stop, ranged) to send of a file of `size` bytes; None: answer 416.
+
+    `requested` is the (start, stop) aiohttp parses from `Range` ((None, None) without one, a
+    negative start for a suffix range), or None when the header cannot be parsed.
+    """
+    if requested is None:
+        return None
+    if size == 0:  # no byte to range over: the (empty) whole, as servers ignore such a Range
+        return 0, 0, False
+    start, stop = requested
+    ranged = start is not None or stop is not None
+    start, stop = start or 0, size if stop is None else min(stop, size)
+    if start < 0:  # a suffix range: the last -start bytes
+        start = max(size + start, 0)
+    if ranged and start >= size:
+        return None
+    return start, stop, ranged
+
+
 # --- headers ---------------------------------------------------------------------------------
 
 
