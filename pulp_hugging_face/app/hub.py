@@ -54,7 +54,7 @@ class HubError(Exception):
         self.retry_after = retry_after
 
     def headers(self):
-        headers = {"X-Error-Message": _header_safe(self.message)}
+        headers = {"X-Error-Message": safe_text(self.message)}
         if self.retry_after and self.retry_after.isascii() and self.retry_after.isdigit():
             headers["Retry-After"] = self.retry_after
         if self.code:
@@ -74,7 +74,8 @@ class BadHubPath(HubError):
         super().__init__(400, BAD_REQUEST, message)
 
 
-def _header_safe(text):
+def safe_text(text):
+    """Text fit for a header or a database row: ASCII, no control characters, 512 at most."""
     return _CONTROL_RE.sub(" ", text).encode("ascii", "backslashreplace").decode()[:512]
 
 

@@ -174,17 +174,17 @@ def outcome_of(error):
             "kind": "hub",
             "status": error.status,
             "code": error.code,
-            "message": error.message,
+            "message": hub.safe_text(error.message),
             "commit": error.commit,
         }
     if isinstance(error, UpstreamUnavailable):
         return {
             "kind": "unavailable",
-            "message": str(error),
+            "message": hub.safe_text(str(error)),
             "status": error.status,
             "retry_after": error.retry_after,
         }
-    return {"kind": "unavailable", "message": str(error) or type(error).__name__}
+    return {"kind": "unavailable", "message": hub.safe_text(str(error) or type(error).__name__)}
 
 
 def error_of(outcome):

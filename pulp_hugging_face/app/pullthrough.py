@@ -292,6 +292,12 @@ async def stream(request, current, headers):
     if not await reader.open():
         return None
     try:
+        # Until the first byte arrives, an upstream failure is still an HF-style error.
+        while not current.finished and await reader.available() == 0:
+            await current.changed()
+            await reader.follow()
+        if current.finished and not current.succeeded:
+            raise current.error
         response = web.StreamResponse(status=206 if ranged else 200, headers=headers)
         response.content_length = stop - start
         if ranged:

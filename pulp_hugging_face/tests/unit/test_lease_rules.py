@@ -83,3 +83,12 @@ def test_a_failed_leases_error_is_raised_again_by_its_followers():
     again = leases.error_of(leases.outcome_of(unavailable))
     assert isinstance(again, leases.UpstreamUnavailable)
     assert (str(again), again.status, again.retry_after) == ("HEAD answered 429", 429, "7")
+
+
+def test_a_failed_leases_error_is_storable_whatever_upstream_said():
+    from pulp_hugging_face.app import hub
+
+    error = hub.HubError(404, None, "caf\udce9\x00 " + "m" * 2000)  # as aiohttp decodes latin-1
+    message = leases.outcome_of(error)["message"]
+    message.encode("utf-8")  # no lone surrogate: PostgreSQL's json accepts it
+    assert "\x00" not in message and len(message) <= 512
