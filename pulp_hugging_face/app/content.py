@@ -33,14 +33,6 @@ log = logging.getLogger(__name__)
 
 CACHE_HEADER = "X-Pulp-Cache"
 HUB_ETAG = "hub_etag"  # request key: the ETag a resolve answer must carry
-MAX_PATHS_INFO = 1000
-# Query arguments the cache passes upstream; everything else is dropped (and not a cache key).
-ALLOWED_QUERY = {
-    "info": ("blobs", "expand", "securityStatus", "files_metadata"),
-    "tree": ("recursive", "expand", "cursor", "limit"),
-    "paths-info": (),
-    "refs": ("include_prs",),
-}
 
 
 def error_response(error):
@@ -214,11 +206,8 @@ class HuggingFaceHandler(Handler):
     # --- api ----------------------------------------------------------------------------------
 
     @staticmethod
-    def _query(request, endpoint):
-        allowed = ALLOWED_QUERY.get(endpoint, ())
-        return tuple(sorted((k, v) for k, v in request.query.items() if k in allowed))
-
-    async def _paths_info_form(self, request):
+    async def _paths_info_form(request):
+        """The paths-info request body, in JSON or form encoding, as `hub.paths_info_form` wants."""
         if request.content_type == "application/json":
             try:
                 payload = await request.json()
@@ -226,21 +215,9 @@ class HuggingFaceHandler(Handler):
                 raise hub.BadHubPath("The request body is not JSON.")
             if not isinstance(payload, dict):
                 raise hub.BadHubPath("Expected a JSON object with 'paths'.")
-            paths, expand = payload.get("paths", []), payload.get("expand", False)
-        else:
-            form = await request.post()
-            paths, expand = form.getall("paths", []), form.get("expand", "false")
-        if isinstance(paths, str):
-            paths = [paths]
-        if not isinstance(paths, list) or not paths or len(paths) > MAX_PATHS_INFO:
-            raise hub.BadHubPath(f"Expected 1 to {MAX_PATHS_INFO} 'paths'.")
-        for path in paths:
-            if not isinstance(path, str):
-                raise hub.BadHubPath("Each path must be a string.")
-            hub.validate_filename(path)
-        expand = str(expand).lower() in ("1", "true")
-        form = [("paths", p) for p in sorted(set(paths))]
-        return tuple(form + [("expand", "true" if expand else "false")])
+            return hub.paths_info_form(payload.get("paths", []), payload.get("expand", False))
+        form = await request.post()
+        return hub.paths_info_form(form.getall("paths", []), form.get("expand", "false"))
 
     async def _api(self, request, distribution, remote, api_request):
         metadata = HubMetadata(remote)
@@ -250,11 +227,11 @@ class HuggingFaceHandler(Handler):
                 raise web.HTTPMethodNotAllowed(request.method, ["POST"])
         elif request.method not in ("GET", "HEAD"):
             raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
-        if endpoint not in ALLOWED_QUERY:
+        if endpoint not in hub.ALLOWED_QUERY:
             # commits, xet-read-token, discussions...: answers that are either live or would
             # lead a client around the cache.
             raise hub.HubError(404, None, f"This cache does not serve {endpoint!r} endpoints.")
-        query = self._query(request, endpoint)
+        query = hub.allowed_query(endpoint, request.query.items())
         try:
             if endpoint == "refs":
                 # Where branches and tags point now: a live answer, never stored.

@@ -320,6 +320,43 @@ def _parse_api(segments):
     return ApiRequest(repo, "unsupported")
 
 
+# --- API requests ------------------------------------------------------------------------------
+
+MAX_PATHS_INFO = 1000
+# Query arguments the cache passes upstream, per endpoint; everything else is dropped (and so is
+# not part of a cache key). An endpoint not named here is not served.
+ALLOWED_QUERY = {
+    "info": ("blobs", "expand", "securityStatus", "files_metadata"),
+    "tree": ("recursive", "expand", "cursor", "limit"),
+    "paths-info": (),
+    "refs": ("include_prs",),
+}
+
+
+def allowed_query(endpoint, items):
+    """The (name, value) pairs of a request's query that go upstream, sorted: a cache key."""
+    allowed = ALLOWED_QUERY.get(endpoint, ())
+    return tuple(sorted((name, value) for name, value in items if name in allowed))
+
+
+def paths_info_form(paths, expand):
+    """The form a paths-info request sends upstream, normalized (a cache key); 400 if bad.
+
+    `paths` is a list of file or folder paths (or one path), `expand` a bool or its text.
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not paths or len(paths) > MAX_PATHS_INFO:
+        raise BadHubPath(f"Expected 1 to {MAX_PATHS_INFO} 'paths'.")
+    for path in paths:
+        if not isinstance(path, str):
+            raise BadHubPath("Each path must be a string.")
+        validate_filename(path)
+    expand = str(expand).lower() in ("1", "true")
+    form = [("paths", path) for path in sorted(set(paths))]
+    return tuple(form + [("expand", "true" if expand else "false")])
+
+
 # --- ranges ----------------------------------------------------------------------------------
 
 

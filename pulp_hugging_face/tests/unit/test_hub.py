@@ -1407,3 +1407,45 @@ def test_byte_span(requested, size, expected):
 )
 def test_byte_span_unsatisfiable(requested, size):
     assert hub.byte_span(requested, size) is None
+
+
+# --- API request rules -------------------------------------------------------------------------
+
+
+def test_allowed_query_keeps_only_what_the_endpoint_takes_sorted():
+    items = [("recursive", "true"), ("token", "secret"), ("expand", "false"), ("cursor", "c")]
+    assert hub.allowed_query("tree", items) == (
+        ("cursor", "c"),
+        ("expand", "false"),
+        ("recursive", "true"),
+    )
+
+
+def test_allowed_query_of_paths_info_and_unknown_endpoints_is_empty():
+    assert hub.allowed_query("paths-info", [("expand", "true")]) == ()
+    assert hub.allowed_query("commits", [("p", "1")]) == ()
+
+
+def test_paths_info_form_is_normalized():
+    assert hub.paths_info_form(["b.txt", "a", "b.txt"], "True") == (
+        ("paths", "a"),
+        ("paths", "b.txt"),
+        ("expand", "true"),
+    )
+    assert hub.paths_info_form("one.txt", False) == (("paths", "one.txt"), ("expand", "false"))
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        pytest.param([], id="none"),
+        pytest.param(["p"] * 1001, id="too-many"),
+        pytest.param([1], id="not-a-string"),
+        pytest.param(["../etc/passwd"], id="traversal"),
+        pytest.param({"paths": "x"}, id="an-object"),
+    ],
+)
+def test_paths_info_form_refuses_bad_paths_with_400(paths):
+    with pytest.raises(hub.BadHubPath) as info:
+        hub.paths_info_form(paths, False)
+    assert info.value.status == 400
