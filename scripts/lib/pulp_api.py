@@ -3,7 +3,7 @@
 Subcommands:
   free-ports N [HOST]          print N distinct free TCP ports
   port-free HOST PORT          exit 0 when PORT can be bound on HOST
-  probe API_URL CONTENT_URL    exit 0 when the API, a worker and a content app are up;
+  probe API_URL CONTENT_URL... exit 0 when the API, a worker and every content app are up;
                                prints what is still missing
   setup-cache ...              idempotently create the Hugging Face remote + distribution
 
@@ -79,7 +79,7 @@ def http(method, url, body=None, auth=None, timeout=30):
         return status, raw.decode(errors="replace")
 
 
-def probe(api_url, content_url):
+def probe(api_url, content_urls):
     missing = []
     status, body = http("GET", api_url + API_V3 + "status/", timeout=5)
     if status == 404:  # DOMAIN_ENABLED: the API lives under /pulp/<domain>/api/v3/
@@ -91,9 +91,11 @@ def probe(api_url, content_url):
             missing.append("worker (not yet in status)")
         if not body.get("online_content_apps"):
             missing.append("content app (not yet in status)")
-    cstatus, _ = http("GET", content_url + "/pulp/content/", timeout=5)
-    if cstatus == 0:
-        missing.append("content app (no answer)")
+    for content_url in content_urls:
+        cstatus, _ = http("GET", content_url + "/pulp/content/", timeout=5)
+        if cstatus == 0:
+            where = f" at {content_url}" if len(content_urls) > 1 else ""
+            missing.append(f"content app{where} (no answer)")
     if missing:
         print("waiting for: " + ", ".join(missing))
         return 1
@@ -215,7 +217,7 @@ def main(argv=None):
     p.add_argument("port", type=int)
     p = sub.add_parser("probe")
     p.add_argument("api")
-    p.add_argument("content")
+    p.add_argument("content", nargs="+")
     p = sub.add_parser("setup-cache")
     p.add_argument("--api", required=True)
     p.add_argument("--password-file", required=True)
@@ -233,7 +235,7 @@ def main(argv=None):
     if args.cmd == "port-free":
         return port_free(args.host, args.port)
     if args.cmd == "probe":
-        return probe(args.api.rstrip("/"), args.content.rstrip("/"))
+        return probe(args.api.rstrip("/"), [url.rstrip("/") for url in args.content])
     return setup_cache(args)
 
 

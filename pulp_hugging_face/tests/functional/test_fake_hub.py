@@ -14,6 +14,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -221,8 +222,18 @@ def test_download_counts(hub, client):
     ]
     assert stats["total"] == 2 and stats["by_kind"] == {"resolve": 1, "cdn": 1}
     assert stats["cdn_requests"][0]["headers"]["Host"] == hub.cdn_url.split("//")[1]
+    # body bytes per request and kind: the HEAD has none, the CDN served the file once
+    size = len(hub.file_bytes(MODEL_ID, "big.bin"))
+    assert [(r["bytes"], r["done"]) for r in stats["requests"]] == [(0, True), (size, True)]
+    assert stats["bytes_by_kind"] == {"resolve": 0, "cdn": size}
     hub.reset()
-    assert hub.stats() == {"total": 0, "by_kind": {}, "requests": [], "cdn_requests": []}
+    assert hub.stats() == {
+        "total": 0,
+        "by_kind": {},
+        "bytes_by_kind": {},
+        "requests": [],
+        "cdn_requests": [],
+    }
 
 
 def test_private_repo_with_token_never_leaks_it_to_the_cdn(hub, client):
@@ -603,6 +614,36 @@ def test_body_faults(hub, fault):
         assert len(body) == len(expected) and body != expected
     else:
         assert len(body) < len(expected) and expected.startswith(body)
+
+
+def test_body_rate_throttles_cdn_bodies_and_bytes_count_what_was_sent(hub):
+    _, headers, _ = raw(hub, "HEAD", f"/{MODEL_ID}/resolve/main/big.bin")
+    location = urllib.parse.urlsplit(headers["Location"])
+    hub.configure(body_rate=2_000_000)
+    started = time.monotonic()
+    status, _, body = raw(
+        hub,
+        "GET",
+        f"{location.path}?{location.query}",
+        headers={"Range": "bytes=0-999999"},
+        origin=hub.cdn_url,
+    )
+    elapsed = time.monotonic() - started
+    assert status == 206 and len(body) == 1_000_000
+    assert 0.4 < elapsed < 3, elapsed  # 1 MB at 2 MB/s
+    # A client that goes away half way: the log counts what was written to it.
+    conn = http.client.HTTPConnection(location.hostname, location.port, timeout=30)
+    conn.request("GET", f"{location.path}?{location.query}")
+    response = conn.getresponse()
+    response.read(500_000)
+    conn.close()
+    deadline = time.monotonic() + 10
+    while not (entry := hub.stats()["cdn_requests"][-1])["done"]:
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    assert entry["bytes"] < len(hub.file_bytes(MODEL_ID, "big.bin")) // 2, entry["bytes"]
+    assert entry["peer"].startswith("127.0.0.1:")
+    assert hub.stats()["bytes_by_kind"]["cdn"] == 1_000_000 + entry["bytes"]
 
 
 def test_move_branch(hub, client):

@@ -44,6 +44,7 @@ from .repos import (
     MIRRORED_ID,
     MODEL_ID,
     PRIVATE_ID,
+    SCALE_MODEL_ID,
     SHARDED_MODEL_ID,
     SPACE_ID,
 )
@@ -59,6 +60,7 @@ __all__ = [
     "MIRRORED_ID",
     "MODEL_ID",
     "PRIVATE_ID",
+    "SCALE_MODEL_ID",
     "SHARDED_MODEL_ID",
     "SPACE_ID",
     "FakeHub",
@@ -285,7 +287,10 @@ class FakeHub:
         Each request has an `action` and an `origin` besides its `kind`: resolve-cache requests
         are kind resolve (action "resolve-cache"), Xet bridge requests kind cdn (origin and
         action "bridge"; `file` is the blob's sha256, as for the CDN). `cdn_requests` holds the
-        CDN's and the bridge's."""
+        CDN's and the bridge's.
+
+        Each request also has `bytes`, the body bytes written to the client so far (final once
+        `done`), and `peer`, the client's "address:port"; `bytes_by_kind` sums the bytes."""
         return self._call("GET", "stats")
 
     def count(self, kind: str | None = None) -> int:
@@ -298,7 +303,7 @@ class FakeHub:
 
     def configure(self, **config) -> dict:
         """page_size, latency, fault, fault_target, fault_count, retry_after, xet, cdn_ttl,
-        piece_size, piece_pause (see control.DEFAULT_CONFIG)."""
+        piece_size, piece_pause, body_rate (see control.DEFAULT_CONFIG)."""
         return self._call("POST", "config", config)
 
     def move_branch(self, repo_id: str, to: str, branch: str = "main") -> None:

@@ -115,6 +115,11 @@ def parse_hub_path(raw_path: str) -> Route:
     )
 
 
+def _peer(request: web.Request) -> str | None:
+    peer = request.transport.get_extra_info("peername") if request.transport else None
+    return f"{peer[0]}:{peer[1]}" if peer else None
+
+
 def _ascii(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode()
 
@@ -139,23 +144,31 @@ class Answer(web.StreamResponse):
     async def prepare(self, request: web.BaseRequest):
         self._method = request.method
         self._pieces = request.get("pieces") or (None, 0.0)
+        self._entry = request.get("log_entry")
         return await super().prepare(request)
 
     async def write_eof(self, data: bytes = b"") -> None:
         if self.prepared and not self._eof_sent and self._method != "HEAD":
             size, pause = self._pieces
-            await write_pieces(self, [self.body_bytes], size, pause)
+            await write_pieces(self, [self.body_bytes], size, pause, getattr(self, "_entry", None))
         await super().write_eof()
 
 
-async def write_pieces(response: web.StreamResponse, chunks, size: int | None, pause: float):
-    """Write `chunks` in pieces of at most `size` bytes (None: as they come), pausing between."""
+async def write_pieces(
+    response: web.StreamResponse, chunks, size: int | None, pause: float, entry=None
+):
+    """Write `chunks` in pieces of at most `size` bytes (None: as they come), pausing between.
+
+    The bytes written are added to the request's log `entry` as they go."""
     first = True
     for chunk in chunks:
         for pos in range(0, len(chunk), size or len(chunk) or 1):
             if not first and pause:
                 await asyncio.sleep(pause)
-            await response.write(chunk[pos : pos + size] if size else chunk)
+            piece = chunk[pos : pos + size] if size else chunk
+            await response.write(piece)
+            if entry is not None:
+                entry["bytes"] += len(piece)
             first = False
 
 
@@ -251,6 +264,13 @@ class HubServer:
             "status": None,
             "fault": None,  # the fault injected into this request, if any
             "time": time.time(),
+            # the client's address and port ("127.0.0.1:41234"): which process asked, while
+            # its connection is open
+            "peer": _peer(request),
+            # body bytes written to the client so far (counted as they are written; what a
+            # client got before it went away or the body was cut)
+            "bytes": 0,
+            "done": False,  # the answer was sent completely (or failed); bytes is final
         }
         self.log.append(entry)
         request["log_entry"] = entry
@@ -258,11 +278,14 @@ class HubServer:
 
     def stats(self) -> dict:
         by_kind: dict[str, int] = {}
+        bytes_by_kind: dict[str, int] = {}
         for e in self.log:
             by_kind[e["kind"]] = by_kind.get(e["kind"], 0) + 1
+            bytes_by_kind[e["kind"]] = bytes_by_kind.get(e["kind"], 0) + e["bytes"]
         return {
             "total": len(self.log),
             "by_kind": by_kind,
+            "bytes_by_kind": bytes_by_kind,  # body bytes served, per kind
             "requests": self.log,
             "cdn_requests": [e for e in self.log if e["origin"] in ("cdn", "bridge")],
         }
@@ -304,17 +327,13 @@ class HubServer:
             return await handle_control(self, request, route.action)
         entry = self.record(request, route, "hub")
         request["pieces"] = (self.config["piece_size"], self.config["piece_pause"])
-        response = await self._guarded(request, route, self._dispatch)
-        entry["status"] = response.status
-        return response
+        return await self._answer(request, entry, self._guarded(request, route, self._dispatch))
 
     async def handle_cdn(self, request: web.Request) -> web.StreamResponse:
         m = re.fullmatch(r"/cdn/([0-9a-f]{64})", request.path)
         route = Route("cdn", "cdn", path=m[1]) if m else Route("other", "not-found")
         entry = self.record(request, route, "cdn")
-        response = await self._guarded(request, route, self._cdn)
-        entry["status"] = response.status
-        return response
+        return await self._answer(request, entry, self._guarded(request, route, self._cdn))
 
     async def handle_bridge(self, request: web.Request) -> web.StreamResponse:
         """The Xet bridge: whole files by xet hash, plain HTTP with ranges; counted as `cdn`."""
@@ -325,9 +344,22 @@ class HubServer:
         if m is None:
             route = Route("other", "not-found")
         entry = self.record(request, route, "bridge")
-        response = await self._guarded(request, route, self._bridge)
-        entry["status"] = response.status
-        return response
+        return await self._answer(request, entry, self._guarded(request, route, self._bridge))
+
+    @staticmethod
+    async def _answer(request, entry: dict, handling) -> web.StreamResponse:
+        """Run a handler; log its status and, for answers aiohttp writes itself, their bytes."""
+        try:
+            response = await handling
+            entry["status"] = response.status
+            written_by_aiohttp = isinstance(response, web.Response) and not isinstance(
+                response, Answer
+            )
+            if written_by_aiohttp and request.method != "HEAD" and response.body is not None:
+                entry["bytes"] += len(response.body)
+            return response
+        finally:
+            entry["done"] = True
 
     async def _guarded(self, request, route, handler) -> web.StreamResponse:
         """Latency and the error faults (503/429) happen before the real answer."""
@@ -578,11 +610,17 @@ class HubServer:
     async def write_body(self, request, response, chunks, length: int, kind: str):
         """Write the body, injecting a body fault if one is configured for this kind."""
         fault = self.take_fault(request, kind, body=True) if length else None
+        entry = request["log_entry"]
         # Bodies the hub itself serves (small files) come in pieces like its API answers; the
-        # CDN's large bodies stream at full speed.
+        # CDN's large bodies stream at full speed, or at `body_rate` bytes per second.
         size, pause = (request.get("pieces") or (None, 0.0)) if kind == "resolve" else (None, 0)
+        rate = self.config["body_rate"] if kind == "cdn" else None
+        if rate:
+            # pieces of a 20th of a second, each written when the rate allows it
+            size = max(1024, min(256 * 1024, int(rate) // 20))
         if size:
             chunks = (c[i : i + size] for c in chunks for i in range(0, len(c), size))
+        started = time.monotonic()
         if fault in ("drop", "short"):
             response.force_close()
         await response.prepare(request)
@@ -596,6 +634,7 @@ class HubServer:
             if fault == "slow" and not slept and pos + len(chunk) > length // 2:
                 cut = length // 2 - pos
                 await response.write(chunk[:cut])
+                entry["bytes"] += cut
                 await asyncio.sleep(self.config["latency"] or 2)
                 chunk, pos, slept = chunk[cut:], pos + cut, True
             if pos <= flip_at < pos + len(chunk):
@@ -603,8 +642,11 @@ class HubServer:
                 chunk = chunk[:i] + bytes([chunk[i] ^ 0xFF]) + chunk[i + 1 :]
             if pos + len(chunk) > limit:
                 chunk = chunk[: limit - pos]
+            if rate and (wait := started + pos / rate - time.monotonic()) > 0:
+                await asyncio.sleep(wait)
             await response.write(chunk)
             pos += len(chunk)
+            entry["bytes"] += len(chunk)
             if pos >= limit and limit < length:
                 transport = request.transport
                 if transport is not None and fault == "drop":

@@ -39,6 +39,9 @@ DEFAULT_CONFIG = {
     # (None or 0: in one piece), piece_pause seconds apart, as TLS records reach a client.
     "piece_size": 16 * 1024,
     "piece_pause": 0.002,
+    # CDN and bridge bodies at this many bytes per second (None: as fast as they go), so a
+    # large download lasts long enough for tests to act while it runs
+    "body_rate": None,
 }
 
 
@@ -73,6 +76,11 @@ def validate_config(hub: HubServer, data: dict) -> str | None:
     size = data.get("piece_size")
     if size is not None and (not isinstance(size, int) or isinstance(size, bool) or size < 0):
         return "piece_size must be a non-negative integer or null"
+    rate = data.get("body_rate")
+    if rate is not None and (
+        not isinstance(rate, (int, float)) or isinstance(rate, bool) or rate <= 0
+    ):
+        return "body_rate must be a positive number or null"
     pause = data.get("piece_pause", 0)
     if not isinstance(pause, (int, float)) or isinstance(pause, bool) or pause < 0:
         return "piece_pause must be a non-negative number"

@@ -29,6 +29,7 @@ GATED_ID = "fake-org/gated-model"
 LARGE_DATASET_ID = "fake-org/large-dataset"  # 5,000+ files: info answers of hundreds of KB
 SHARDED_MODEL_ID = "fake-org/sharded-model"  # 120 Xet-backed safetensors shards
 MIRRORED_ID = "fake-org/mirrored-model"  # what a diverged mirror (`variant`) serves otherwise
+SCALE_MODEL_ID = "fake-org/scale-model"  # LFS files of 16 MiB, for the multi-process tests
 
 TYPE_PLURAL = {"model": "models", "dataset": "datasets", "space": "spaces"}
 URL_PREFIX = {"model": "", "dataset": "datasets/", "space": "spaces/"}
@@ -703,6 +704,44 @@ def build_sharded_model() -> Repo:
     )
 
 
+SCALE_FILES = 4
+SCALE_FILE_SIZE = 16 * 1024 * 1024
+
+
+def scale_file_name(k: int) -> str:
+    return f"weights-{k}.bin"
+
+
+def build_scale_model() -> Repo:
+    """Large LFS files (on the CDN, not Xet), one per test that needs a cold file of its own:
+    16 MiB and a few KB each, generated on read."""
+    t, rid = "model", SCALE_MODEL_ID
+    weights = [
+        generated_file(
+            scale_file_name(k),
+            partial(pseudo_random, f"{rid}/{scale_file_name(k)}", SCALE_FILE_SIZE + 4099 * k),
+        )
+        for k in range(1, SCALE_FILES + 1)
+    ]
+    files = [
+        make_file(".gitattributes", b"*.bin filter=lfs diff=lfs merge=lfs -text\n"),
+        make_file("README.md", b"---\nlicense: mit\n---\n\n# scale-model\n"),
+        make_file("config.json", b'{\n  "model_type": "fake-scale"\n}\n'),
+        *weights,
+    ]
+    a = _commit(
+        t, rid, "A", "Initial commit", "2024-03-01T00:00:00.000Z", {f.path: f for f in files}
+    )
+    return Repo(
+        t,
+        rid,
+        {"A": a},
+        branches={"main": a.sha},
+        card_data={"license": "mit"},
+        extra_info={"tags": ["license:mit"]},
+    )
+
+
 DIVERGED_FILES = ("config.json", "big.bin")
 
 
@@ -750,5 +789,6 @@ def build_repos(variant: str | None = None) -> dict[tuple[str, str], Repo]:
         build_restricted(GATED_ID, private=False, gated="auto", weights="model.safetensors"),
         build_large_dataset(),
         build_sharded_model(),
+        build_scale_model(),
     ]
     return {(r.repo_type, r.repo_id): r for r in repos}
