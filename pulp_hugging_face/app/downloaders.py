@@ -2,6 +2,7 @@
 
 import hashlib
 import logging
+import os
 from urllib.parse import urljoin, urlsplit
 
 import aiohttp
@@ -46,20 +47,21 @@ class HubDownloader(HttpDownloader):
         url,
         hub_url=None,
         hub_token=None,
-        flight=None,
+        target_path=None,
+        on_data=None,
         client=None,
         expected_git_blob_sha1=None,
         **kwargs,
     ):
         self.hub_origin = origin(hub_url or url)
         self.hub_token = hub_token
-        self.flight = flight  # followers read the temporary file as it grows
+        self.target_path = target_path  # where to write: readers follow this file as it grows
+        self.on_data = on_data  # called after each chunk is on disk
         self.client = client  # the HubClient whose pooled session this download uses
         self.expected_git_blob_sha1 = expected_git_blob_sha1
         self.git_blob_sha1 = None
         self._git_hasher = None
         self._emitted = False
-        self._written = 0
         callback = kwargs.pop("headers_ready_callback", None)
         if callback is not None:
 
@@ -76,12 +78,24 @@ class HubDownloader(HttpDownloader):
                 # A git blob id is the sha1 of "blob <size>\0" + bytes; a wrong size fails anyway.
                 self._git_hasher = hashlib.sha1(b"blob %d\0" % (self.expected_size or 0))
             self._git_hasher.update(data)
-        if self.flight is not None:
+        if self.on_data is not None:
             self._writer.flush()
-            self._written += len(data)
-            self.flight.progress(self.path, self._written)
+            self.on_data()
+
+    def _ensure_writer_has_open_file(self):
+        opening = self._writer is None
+        super()._ensure_writer_has_open_file()
+        if opening and self.target_path:
+            # pulpcore opened a temporary file of its own; write where the readers look instead.
+            self._writer.close()
+            os.unlink(self._writer.name)
+            self._writer = open(self.target_path, "wb")  # noqa: SIM115 (closed by finalize)
+            self.path = self.target_path
 
     def _ensure_no_broken_file(self):
+        if self.target_path and self._writer is not None:
+            self._writer.close()  # reopened (truncated) by the next attempt
+            self._writer = None
         super()._ensure_no_broken_file()
         self._git_hasher = None
 

@@ -54,7 +54,7 @@ class HubError(Exception):
         self.retry_after = retry_after
 
     def headers(self):
-        headers = {"X-Error-Message": _header_safe(self.message)}
+        headers = {"X-Error-Message": safe_text(self.message)}
         if self.retry_after and self.retry_after.isascii() and self.retry_after.isdigit():
             headers["Retry-After"] = self.retry_after
         if self.code:
@@ -74,7 +74,8 @@ class BadHubPath(HubError):
         super().__init__(400, BAD_REQUEST, message)
 
 
-def _header_safe(text):
+def safe_text(text):
+    """Text fit for a header or a database row: ASCII, no control characters, 512 at most."""
     return _CONTROL_RE.sub(" ", text).encode("ascii", "backslashreplace").decode()[:512]
 
 
@@ -317,6 +318,66 @@ def _parse_api(segments):
     if endpoint in ("refs",) and len(rest) == 1:
         return ApiRequest(repo, endpoint)
     return ApiRequest(repo, "unsupported")
+
+
+# --- API requests ------------------------------------------------------------------------------
+
+MAX_PATHS_INFO = 1000
+# Query arguments the cache passes upstream, per endpoint; everything else is dropped (and so is
+# not part of a cache key). An endpoint not named here is not served.
+ALLOWED_QUERY = {
+    "info": ("blobs", "expand", "securityStatus", "files_metadata"),
+    "tree": ("recursive", "expand", "cursor", "limit"),
+    "paths-info": (),
+    "refs": ("include_prs",),
+}
+
+
+def allowed_query(endpoint, items):
+    """The (name, value) pairs of a request's query that go upstream, sorted: a cache key."""
+    allowed = ALLOWED_QUERY.get(endpoint, ())
+    return tuple(sorted((name, value) for name, value in items if name in allowed))
+
+
+def paths_info_form(paths, expand):
+    """The form a paths-info request sends upstream, normalized (a cache key); 400 if bad.
+
+    `paths` is a list of file or folder paths (or one path), `expand` a bool or its text.
+    """
+    if isinstance(paths, str):
+        paths = [paths]
+    if not isinstance(paths, list) or not paths or len(paths) > MAX_PATHS_INFO:
+        raise BadHubPath(f"Expected 1 to {MAX_PATHS_INFO} 'paths'.")
+    for path in paths:
+        if not isinstance(path, str):
+            raise BadHubPath("Each path must be a string.")
+        validate_filename(path)
+    expand = str(expand).lower() in ("1", "true")
+    form = [("paths", path) for path in sorted(set(paths))]
+    return tuple(form + [("expand", "true" if expand else "false")])
+
+
+# --- ranges ----------------------------------------------------------------------------------
+
+
+def byte_span(requested, size):
+    """(start, stop, ranged) to send of a file of `size` bytes; None: answer 416.
+
+    `requested` is the (start, stop) aiohttp parses from `Range` ((None, None) without one, a
+    negative start for a suffix range), or None when the header cannot be parsed.
+    """
+    if requested is None:
+        return None
+    if size == 0:  # no byte to range over: the (empty) whole, as servers ignore such a Range
+        return 0, 0, False
+    start, stop = requested
+    ranged = start is not None or stop is not None
+    start, stop = start or 0, size if stop is None else min(stop, size)
+    if start < 0:  # a suffix range: the last -start bytes
+        start = max(size + start, 0)
+    if ranged and start >= size:
+        return None
+    return start, stop, ranged
 
 
 # --- headers ---------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db import IntegrityError
 from django.utils import timezone
 
-from . import hub
+from . import hub, leases
 from .models import ApiAnswer, FileMetadata, RevisionCache
 from .upstream import Upstream, UpstreamUnavailable
 
@@ -63,6 +63,15 @@ class HubMetadata:
     def __init__(self, remote):
         self.remote = remote
         self.upstream = Upstream(remote)
+
+    async def _shared(self, key, lookup, fetch):
+        """One upstream request per fact: per process (`_once`), across processes (a lease).
+
+        `lookup()` finds what another process stored meanwhile; `fetch()` asks upstream.
+        """
+        timeout = self.remote.metadata_timeout or 8.0
+        digest = leases.lease_key(*key)
+        return await _once(key, lambda: leases.shared(self.remote, digest, lookup, fetch, timeout))
 
     # --- revisions ----------------------------------------------------------------------------
 
@@ -156,7 +165,9 @@ class HubMetadata:
                 return facts, FRESH
         key = (self.remote.pk, "file", request.repo, request.revision, request.filename)
         try:
-            facts = await _once(key, lambda: self._fetch_facts(request))
+            facts = await self._shared(
+                key, lambda: self._fresh_facts(request), lambda: self._fetch_facts(request)
+            )
         except UpstreamUnavailable as exc:
             if commit:
                 facts = await self._stored_facts(request, commit)
@@ -174,6 +185,10 @@ class HubMetadata:
             )
             raise exc.hub_error()
         return facts, MISS
+
+    async def _fresh_facts(self, request):
+        commit, fresh = await self._known_commit(request.repo, request.revision)
+        return await self._stored_facts(request, commit) if commit and fresh else None
 
     async def _fetch_facts(self, request):
         """One upstream HEAD; what it says about the commit and the file is kept."""
@@ -216,7 +231,17 @@ class HubMetadata:
 
     async def _fetch_info(self, repo, revision, query):
         key = (self.remote.pk, "info", repo, revision, query)
-        return await _once(key, lambda: self._fetch_info_now(repo, revision, query))
+        return await self._shared(
+            key,
+            lambda: self._fresh_info(repo, revision, query),
+            lambda: self._fetch_info_now(repo, revision, query),
+        )
+
+    async def _fresh_info(self, repo, revision, query):
+        commit, fresh = await self._known_commit(repo, revision)
+        if commit and fresh:
+            return await self._stored_answer(_api_key("info", commit, query))
+        return None
 
     async def _fetch_info_now(self, repo, revision, query):
         """Ask upstream for the repo info at a revision; store it under the commit it names."""
@@ -261,8 +286,10 @@ class HubMetadata:
         stored = await self._stored_answer(key)
         if stored:
             return stored
-        return await _once(
-            (self.remote.pk, key), lambda: self._fetch_listing(request, commit, query, form, key)
+        return await self._shared(
+            (self.remote.pk, key),
+            lambda: self._stored_answer(key),
+            lambda: self._fetch_listing(request, commit, query, form, key),
         )
 
     async def _fetch_listing(self, request, commit, query, form, key):

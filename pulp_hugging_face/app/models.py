@@ -285,3 +285,23 @@ class ApiAnswer(models.Model):
 
     class Meta:
         unique_together = ("remote", "key")
+
+
+class UpstreamLease(models.Model):
+    """Which content-app process asks upstream for one thing now (see `leases.py`).
+
+    `key` digests what is asked (a file body by URL, a fact by its request); `generation` grows
+    with each take-over, so a follower knows whether the lease it waited for has ended.
+    """
+
+    remote = models.ForeignKey(HuggingFaceRemote, on_delete=models.CASCADE)
+    key = models.CharField(max_length=64)
+    leader = models.CharField(max_length=255)
+    generation = models.PositiveIntegerField(default=1)
+    heartbeat = models.DateTimeField()
+    state = models.CharField(max_length=16)
+    path = models.TextField(default="")  # a body download's temporary file, which readers follow
+    outcome = models.JSONField(default=dict)  # the error of a failed lease
+
+    class Meta:
+        unique_together = ("remote", "key")

@@ -1375,3 +1375,77 @@ def test_git_ref_names_with_punctuation_are_valid(revision):
     assert hub.validate_revision(revision) == revision
     request = hub.parse_hub_path(f"org/m/resolve/{hub.quote_revision(revision)}/config.json")
     assert request.revision == revision
+
+
+# --- ranges ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "requested, size, expected",
+    [
+        pytest.param((None, None), 100, (0, 100, False), id="no-range"),
+        pytest.param((10, 20), 100, (10, 20, True), id="middle"),
+        pytest.param((90, None), 100, (90, 100, True), id="open-ended"),
+        pytest.param((10, 500), 100, (10, 100, True), id="past-the-end-is-cut"),
+        pytest.param((-10, None), 100, (90, 100, True), id="suffix"),
+        pytest.param((-500, None), 100, (0, 100, True), id="suffix-longer-than-file"),
+        pytest.param((None, None), 0, (0, 0, False), id="empty-file"),
+        pytest.param((0, None), 0, (0, 0, False), id="a-range-of-an-empty-file-is-ignored"),
+    ],
+)
+def test_byte_span(requested, size, expected):
+    assert hub.byte_span(requested, size) == expected
+
+
+@pytest.mark.parametrize(
+    "requested, size",
+    [
+        pytest.param(None, 100, id="unparsable-header"),
+        pytest.param((100, None), 100, id="starts-at-the-end"),
+        pytest.param((200, 300), 100, id="starts-past-the-end"),
+    ],
+)
+def test_byte_span_unsatisfiable(requested, size):
+    assert hub.byte_span(requested, size) is None
+
+
+# --- API request rules -------------------------------------------------------------------------
+
+
+def test_allowed_query_keeps_only_what_the_endpoint_takes_sorted():
+    items = [("recursive", "true"), ("token", "secret"), ("expand", "false"), ("cursor", "c")]
+    assert hub.allowed_query("tree", items) == (
+        ("cursor", "c"),
+        ("expand", "false"),
+        ("recursive", "true"),
+    )
+
+
+def test_allowed_query_of_paths_info_and_unknown_endpoints_is_empty():
+    assert hub.allowed_query("paths-info", [("expand", "true")]) == ()
+    assert hub.allowed_query("commits", [("p", "1")]) == ()
+
+
+def test_paths_info_form_is_normalized():
+    assert hub.paths_info_form(["b.txt", "a", "b.txt"], "True") == (
+        ("paths", "a"),
+        ("paths", "b.txt"),
+        ("expand", "true"),
+    )
+    assert hub.paths_info_form("one.txt", False) == (("paths", "one.txt"), ("expand", "false"))
+
+
+@pytest.mark.parametrize(
+    "paths",
+    [
+        pytest.param([], id="none"),
+        pytest.param(["p"] * 1001, id="too-many"),
+        pytest.param([1], id="not-a-string"),
+        pytest.param(["../etc/passwd"], id="traversal"),
+        pytest.param({"paths": "x"}, id="an-object"),
+    ],
+)
+def test_paths_info_form_refuses_bad_paths_with_400(paths):
+    with pytest.raises(hub.BadHubPath) as info:
+        hub.paths_info_form(paths, False)
+    assert info.value.status == 400

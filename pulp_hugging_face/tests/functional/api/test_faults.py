@@ -97,9 +97,10 @@ def test_parallel_cold_requests_store_one_artifact(
     expected = [data, data, data, data, data[:100], data[3000000:], data[-10:], data]
     assert [r.content == e for r, e in zip(responses, expected)] == [True] * len(ranges)
     assert [r.status_code for r in responses] == [206 if b else 200 for b in ranges]
-    # One upstream download per content-app process, not one per request.
+    # One upstream download, whichever content-app process each request reached.
     content_apps = len(pulpcore_bindings.StatusApi.status_read().online_content_apps)
-    assert hub_reset.count("cdn") <= content_apps < len(ranges)
+    assert content_apps >= 2  # the test Pulp runs two content processes
+    assert hub_reset.count("cdn") == 1
     sha256 = hashlib.sha256(data).hexdigest()
     assert pulpcore_bindings.ArtifactsApi.list(sha256=sha256).count == 1
     commit = hub_reset.commit_sha(MODEL_ID, "main")

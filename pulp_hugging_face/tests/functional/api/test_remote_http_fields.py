@@ -173,25 +173,38 @@ def test_proxy_with_wrong_credentials_is_an_upstream_error(
     assert hub.count() == 0
 
 
-def test_remote_headers_reach_the_hub_on_every_request(hf_cache_factory, hub_reset):
-    cache = hf_cache_factory(headers=[{"X-Site": "lab-7"}])
+@pytest.fixture
+def https_hub(https_fake_hub):
+    """The HTTPS fake hub, with zeroed counters and no faults, before and after the test."""
+    https_fake_hub.reset()
+    https_fake_hub.configure(fault=None, latency=0)
+    yield https_fake_hub
+    https_fake_hub.configure(fault=None, latency=0)
+
+
+def https_remote(hub, **fields):
+    return {"url": hub.url, "ca_cert": hub.ca_cert_pem, **fields}
+
+
+def test_remote_headers_reach_the_hub_on_every_request(hf_cache_factory, https_hub):
+    cache = hf_cache_factory(**https_remote(https_hub, headers=[{"X-Site": "lab-7"}]))
     requests.head(resolve_url(cache.endpoint, "config.json"))
     requests.get(resolve_url(cache.endpoint, "big.bin"))
     requests.get(f"{cache.endpoint}/api/models/{MODEL_ID}/tree/main")
-    seen = hub_reset.stats()["requests"]
+    seen = https_hub.stats()["requests"]
     assert {r["kind"] for r in seen} >= {"resolve", "cdn", "api"}
     for entry in seen:
         headers = {name.lower(): value for name, value in entry["headers"].items()}
         assert headers.get("x-site") == "lab-7", entry
 
 
-def test_rate_limit_spaces_metadata_requests(hf_cache_factory, hub_reset):
-    cache = hf_cache_factory(rate_limit=1)
-    files = list(hub_reset.repo(MODEL_ID)["files"]["A"])[:5]
-    hub_reset.reset()
+def test_rate_limit_spaces_metadata_requests(hf_cache_factory, https_hub):
+    cache = hf_cache_factory(**https_remote(https_hub, rate_limit=1))
+    files = list(https_hub.repo(MODEL_ID)["files"]["A"])[:5]
+    https_hub.reset()
     for name in files:  # cold HEADs one after another: each asks upstream
         assert requests.head(resolve_url(cache.endpoint, name), timeout=30).status_code == 200
-    times = sorted(r["time"] for r in hub_reset.stats()["requests"] if r["method"] == "HEAD")
+    times = sorted(r["time"] for r in https_hub.stats()["requests"] if r["method"] == "HEAD")
     assert len(times) >= len(files)
     # At most one request a second per content process (each process has its own throttle).
     processes = 2
@@ -200,18 +213,18 @@ def test_rate_limit_spaces_metadata_requests(hf_cache_factory, hub_reset):
         assert len(in_window) <= processes, times
 
 
-def test_sock_read_timeout_bounds_a_metadata_request(hf_cache_factory, hub_reset):
-    cache = hf_cache_factory(sock_read_timeout=1, metadata_timeout=8)
-    hub_reset.configure(latency=4)
+def test_sock_read_timeout_bounds_a_metadata_request(hf_cache_factory, https_hub):
+    cache = hf_cache_factory(**https_remote(https_hub, sock_read_timeout=1, metadata_timeout=8))
+    https_hub.configure(latency=4)
     started = time.monotonic()
     response = requests.head(resolve_url(cache.endpoint, "config.json"), timeout=30)
     assert_unavailable(response)
     assert time.monotonic() - started < 3
 
 
-def test_total_timeout_bounds_a_metadata_request(hf_cache_factory, hub_reset):
-    cache = hf_cache_factory(total_timeout=1, metadata_timeout=8)
-    hub_reset.configure(latency=4)
+def test_total_timeout_bounds_a_metadata_request(hf_cache_factory, https_hub):
+    cache = hf_cache_factory(**https_remote(https_hub, total_timeout=1, metadata_timeout=8))
+    https_hub.configure(latency=4)
     started = time.monotonic()
     response = requests.get(f"{cache.endpoint}/api/models/{MODEL_ID}", timeout=30)
     assert_unavailable(response)
@@ -232,7 +245,7 @@ def unanswered_address():
         fillers.append(filler)
     time.sleep(0.2)
     host, port = server.getsockname()
-    yield f"http://{host}:{port}"
+    yield f"https://{host}:{port}"
     for sock in [*fillers, server]:
         sock.close()
 

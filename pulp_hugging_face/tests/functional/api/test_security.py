@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import pytest
 import requests
 
-from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID, PRIVATE_ID
+from pulp_hugging_face.tests.functional.fake_hub import MIRRORED_ID, MODEL_ID, PRIVATE_ID
 from pulp_hugging_face.tests.functional.fake_hub.repos import DIVERGED_FILES
 
 CLIENT_DOWNLOAD = """
@@ -135,21 +135,21 @@ def test_each_remote_serves_only_its_own_hubs_bytes(
     honest = SimpleNamespace(hub=hub_reset, cache=hf_cache_factory())
     diverged = SimpleNamespace(hub=diverged_hub, cache=hf_cache_factory(url=diverged_hub.url))
     visitors = [honest, diverged] if honest_first else [diverged, honest]
-    commit = hub_reset.commit_sha(MODEL_ID, "main")
-    assert diverged_hub.commit_sha(MODEL_ID, "main") == commit  # both claim the same commit
+    commit = hub_reset.commit_sha(MIRRORED_ID, "main")
+    assert diverged_hub.commit_sha(MIRRORED_ID, "main") == commit  # both claim the same commit
     for filename in DIVERGED_FILES:
-        assert hub_reset.file_bytes(MODEL_ID, filename) != diverged_hub.file_bytes(
-            MODEL_ID, filename
+        assert hub_reset.file_bytes(MIRRORED_ID, filename) != diverged_hub.file_bytes(
+            MIRRORED_ID, filename
         )
         for visit in ("first", "second", "third"):
             for side in visitors:
-                facts = side.hub.repo(MODEL_ID)["files"]["A"][filename]
+                facts = side.hub.repo(MIRRORED_ID)["files"]["A"][filename]
                 etag = f'"{facts["etag"]}"'
-                url = f"{side.cache.endpoint}/{MODEL_ID}/resolve/main/{filename}"
+                url = f"{side.cache.endpoint}/{MIRRORED_ID}/resolve/main/{filename}"
                 head = requests.head(url)
                 body = requests.get(url)
                 where = (visit, side.hub.url, filename)
-                assert body.content == side.hub.file_bytes(MODEL_ID, filename), where
+                assert body.content == side.hub.file_bytes(MIRRORED_ID, filename), where
                 assert head.headers["ETag"] == body.headers["ETag"] == etag, where
                 assert head.headers["X-Repo-Commit"] == commit, where
 
@@ -157,14 +157,16 @@ def test_each_remote_serves_only_its_own_hubs_bytes(
 def test_same_bytes_from_two_hubs_are_stored_once(
     hf_cache_factory, hub_reset, diverged_hub, hugging_face_bindings, pulpcore_bindings
 ):
-    filename = "tokenizer.json"  # not among DIVERGED_FILES: both hubs have the same bytes
-    data = hub_reset.file_bytes(MODEL_ID, filename)
-    assert diverged_hub.file_bytes(MODEL_ID, filename) == data
+    filename = "shared.txt"  # not among DIVERGED_FILES: both hubs have the same bytes
+    data = hub_reset.file_bytes(MIRRORED_ID, filename)
+    assert diverged_hub.file_bytes(MIRRORED_ID, filename) == data
     for hub in (hub_reset, diverged_hub):
         cache = hf_cache_factory(url=hub.url)
-        assert requests.get(f"{cache.endpoint}/{MODEL_ID}/resolve/main/{filename}").content == data
+        assert (
+            requests.get(f"{cache.endpoint}/{MIRRORED_ID}/resolve/main/{filename}").content == data
+        )
     digest = hashlib.sha256(data).hexdigest()
-    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    commit = hub_reset.commit_sha(MIRRORED_ID, "main")
     units = hugging_face_bindings.ContentHuggingFaceApi.list(commit=commit, path=filename)
     assert [u.sha256 for u in units.results] == [digest]
     assert pulpcore_bindings.ArtifactsApi.list(sha256=digest).count == 1

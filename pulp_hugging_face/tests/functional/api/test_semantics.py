@@ -366,9 +366,9 @@ def test_concurrent_cold_metadata_requests_share_upstream_requests(
     assert [r.status_code for r in responses] == [200] * len(urls)
     commit = hub_reset.commit_sha(MODEL_ID, "main")
     assert {r.headers["X-Repo-Commit"] for r in responses[:10]} == {commit}
+    # One upstream request per fact, whichever content-app process each request reached.
     content_apps = len(pulpcore_bindings.StatusApi.status_read().online_content_apps)
+    assert content_apps >= 2  # the test Pulp runs two content processes
     seen = hub_reset.stats()["requests"]
-    assert (
-        len([r for r in seen if (r["method"], r["action"]) == ("HEAD", "resolve")]) <= content_apps
-    )
-    assert len([r for r in seen if r["kind"] == "api"]) <= content_apps
+    assert len([r for r in seen if (r["method"], r["action"]) == ("HEAD", "resolve")]) == 1
+    assert len([r for r in seen if r["kind"] == "api"]) == 1

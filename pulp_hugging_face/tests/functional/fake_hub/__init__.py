@@ -41,6 +41,7 @@ from .repos import (
     DATASET_ID,
     GATED_ID,
     LARGE_DATASET_ID,
+    MIRRORED_ID,
     MODEL_ID,
     PRIVATE_ID,
     SCALE_MODEL_ID,
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_TOKEN",
     "GATED_ID",
     "LARGE_DATASET_ID",
+    "MIRRORED_ID",
     "MODEL_ID",
     "PRIVATE_ID",
     "SCALE_MODEL_ID",
@@ -98,7 +100,7 @@ class FakeHub:
         """`tls`: HTTPS on every origin; `client_cert_required` (needs `tls`): mTLS on every
         origin; `tls_hosts`: more names for the server certificate (besides the hub and CDN
         hosts, 127.0.0.1 and localhost); `variant`: a diverged mirror, which claims the same
-        commits with other bytes for `repos.DIVERGED_FILES` of the model."""
+        commits with other bytes for `repos.DIVERGED_FILES` of `MIRRORED_ID`."""
         if client_cert_required and not tls:
             raise ValueError("client_cert_required needs tls=True")
         self.token = token

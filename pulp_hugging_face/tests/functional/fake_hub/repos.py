@@ -28,6 +28,7 @@ PRIVATE_ID = "fake-org/private-model"
 GATED_ID = "fake-org/gated-model"
 LARGE_DATASET_ID = "fake-org/large-dataset"  # 5,000+ files: info answers of hundreds of KB
 SHARDED_MODEL_ID = "fake-org/sharded-model"  # 120 Xet-backed safetensors shards
+MIRRORED_ID = "fake-org/mirrored-model"  # what a diverged mirror (`variant`) serves otherwise
 SCALE_MODEL_ID = "fake-org/scale-model"  # LFS files of 16 MiB, for the multi-process tests
 
 TYPE_PLURAL = {"model": "models", "dataset": "datasets", "space": "spaces"}
@@ -744,6 +745,19 @@ def build_scale_model() -> Repo:
 DIVERGED_FILES = ("config.json", "big.bin")
 
 
+def build_mirrored() -> Repo:
+    """A small model whose `DIVERGED_FILES` a diverged mirror serves with other bytes."""
+    t, repo_id = "model", MIRRORED_ID
+    config = {"architectures": ["TinyModel"], "model_type": "tiny", "repo": repo_id}
+    files = {
+        "config.json": make_file("config.json", (json.dumps(config, indent=2) + "\n").encode()),
+        "big.bin": make_file("big.bin", pseudo_random(f"{repo_id}/big.bin", 2 * 1024 * 1024 + 7)),
+        "shared.txt": make_file("shared.txt", b"The same bytes on every mirror.\n" * 8),
+    }
+    a = _commit(t, repo_id, "A", "Initial commit", "2024-01-01T00:00:00.000Z", files)
+    return Repo(t, repo_id, {"A": a}, branches={"main": a.sha}, extra_info={"tags": ["tiny"]})
+
+
 def diverge(repo: Repo, variant: str) -> Repo:
     """A mirror that claims the same commits with other bytes in `DIVERGED_FILES` (a tampered
     or diverged hub): same shas, same paths, other content, and facts that match that content."""
@@ -764,10 +778,11 @@ def diverge(repo: Repo, variant: str) -> Repo:
 
 
 def build_repos(variant: str | None = None) -> dict[tuple[str, str], Repo]:
-    """All repos, keyed by (repo_type, repo_id); `variant` diverges the model (`diverge`)."""
-    model = build_model()
+    """All repos, keyed by (repo_type, repo_id); `variant` diverges `MIRRORED_ID` (`diverge`)."""
+    mirrored = build_mirrored()
     repos = [
-        diverge(model, variant) if variant else model,
+        diverge(mirrored, variant) if variant else mirrored,
+        build_model(),
         build_dataset(),
         build_space(),
         build_restricted(PRIVATE_ID, private=True, gated=False, weights="weights.bin"),

@@ -1,0 +1,370 @@
+"""One upstream download per file for every content app of every host; many readers meanwhile.
+
+The first process that needs a file body that is not stored takes the file's lease (`leases`)
+and downloads it into a temporary file in a directory that every content app can read
+(`inflight_dir`: beside the artifacts for filesystem storage, which several hosts share anyway).
+Every other request for the file, in this process, another process or on another host, reads
+that temporary file as it grows: a client gets the bytes as they arrive and never waits for the
+end (its read timeout is 10 s). The last byte is handed out only once the download is verified
+(size, and sha256 or git blob id) and stored, so no client gets a complete but corrupt file.
+When the leader stops beating its heartbeat (killed, host gone), a follower takes the lease
+over and downloads the file again; readers carry on from where they are, in the new file.
+
+Why the shared file, not the leader's content app: it needs no address of the leader, works
+the same within a process and across hosts, and the file moves into storage without a copy.
+"""
+
+import asyncio
+import logging
+import os
+from pathlib import Path
+
+import aiofiles
+from aiohttp import ClientConnectionError, ClientResponseError, web
+from asgiref.sync import sync_to_async
+from django.conf import settings
+
+from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
+from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
+
+from . import hub, leases
+from .downloaders import UpstreamProtocolError
+from .models import HuggingFaceContent
+from .upstream import UpstreamUnavailable
+
+log = logging.getLogger(__name__)
+
+CHUNK_SIZE = 1024 * 1024
+FOLLOW_POLL = 0.2  # seconds between a follower's looks at the lease (and readers at the file)
+FILESYSTEM_STORAGE = "pulpcore.app.models.storage.FileSystem"
+DOWNLOAD_ERRORS = (ClientResponseError, ClientConnectionError, TimeoutError, UpstreamProtocolError)
+VALIDATION_ERRORS = (DigestValidationError, SizeValidationError)
+
+
+def inflight_dir(domain):
+    """Where downloads in progress are written: readable by every content app.
+
+    `HUGGING_FACE_INFLIGHT_DIR` if set; else, for filesystem storage, `MEDIA_ROOT/hf-inflight`
+    (hosts that serve one filesystem storage share it, and files move into storage by rename);
+    else `WORKING_DIRECTORY/hf-inflight` (shared within a host).
+    """
+    configured = getattr(settings, "HUGGING_FACE_INFLIGHT_DIR", None)
+    if configured:
+        base = Path(configured)
+    elif domain.storage_class == FILESYSTEM_STORAGE:
+        base = Path(settings.MEDIA_ROOT) / "hf-inflight"
+    else:
+        base = Path(settings.WORKING_DIRECTORY) / "hf-inflight"
+    base.mkdir(parents=True, exist_ok=True)
+    return base
+
+
+def download_error(exc):
+    """The HF-style error a client gets for a failed download (before its first byte)."""
+    if isinstance(exc, hub.HubError):
+        return exc
+    if isinstance(exc, UpstreamUnavailable):
+        return exc.hub_error()
+    if isinstance(exc, ClientResponseError):
+        return hub.HubError(
+            502, hub.UPSTREAM_UNAVAILABLE, f"Upstream answered {exc.status} for the file."
+        )
+    if isinstance(exc, UpstreamProtocolError):
+        return hub.upstream_refused(str(exc))
+    return UpstreamUnavailable(str(exc) or type(exc).__name__).hub_error()
+
+
+class Download:
+    """A file body download as this process sees it: led here, or followed from elsewhere."""
+
+    def __init__(self, size):
+        self.size = size
+        self.path = None  # the temporary file readers follow (changes when a lease is taken over)
+        self.finished = False
+        self.error = None  # a hub.HubError
+        self.task = None
+        self._changed = asyncio.Event()
+
+    @property
+    def succeeded(self):
+        return self.finished and self.error is None
+
+    def notify(self):
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    def follow(self, path):
+        if path != self.path:
+            self.path = path
+            self.notify()
+
+    def finish(self, error=None):
+        self.finished, self.error = True, error
+        self.notify()
+
+    async def changed(self, timeout=FOLLOW_POLL):
+        """Wait for news from the leader here, or for a follower's next look."""
+        if not self.finished:
+            try:
+                await asyncio.wait_for(self._changed.wait(), timeout)
+            except TimeoutError:
+                pass
+
+
+_downloads = {}
+
+
+def download(remote, url, size, domain, fetch):
+    """This process's `Download` of `url` for `remote`: the one under way, or a new one.
+
+    `fetch(path, download)` downloads into `path`, verifies and stores the file; it runs only
+    in the process that leads.
+    """
+    key = (remote.pk, url)
+    current = _downloads.get(key)
+    if current is not None:
+        return current
+    current = _downloads[key] = Download(size)
+
+    async def run():
+        try:
+            await _run(current, remote, url, domain, fetch)
+        except BaseException as exc:
+            if not current.finished:
+                current.finish(download_error(exc))
+            if not isinstance(exc, Exception):
+                raise  # cancelled: the process is shutting down
+            log.warning("Download of %s failed: %s", url, exc or type(exc).__name__)
+        finally:
+            if _downloads.get(key) is current:
+                del _downloads[key]
+
+    current.task = asyncio.get_running_loop().create_task(run())
+    return current
+
+
+def _new_path(domain, lease_key):
+    name = f"{lease_key[:32]}-{leases.PROCESS.replace(':', '-')}-{os.urandom(4).hex()}.part"
+    return str(inflight_dir(domain) / name)
+
+
+def _create(path):
+    # The file exists before anyone can find it in a lease: readers elsewhere never race it.
+    open(path, "wb").close()
+    return path
+
+
+async def _run(current, remote, url, domain, fetch):
+    key = leases.lease_key("body", url)
+    path = _create(_new_path(domain, key))
+    lease = await leases.acquire(remote, key, path)
+    if not lease.mine:
+        os.unlink(path)
+    stale_paths = []
+    while not lease.mine:
+        lease, stale_path = await _follow(current, lease, remote, key, domain)
+        if lease is None:
+            return
+        stale_paths.append(stale_path)
+    try:
+        await _lead(current, lease, fetch)
+    finally:
+        for stale in stale_paths:  # the file of a leader that stopped
+            if stale and os.path.exists(stale):
+                os.unlink(stale)
+
+
+async def _lead(current, lease, fetch):
+    current.follow(lease.path)
+    beating = asyncio.get_running_loop().create_task(lease.keep_alive())
+    try:
+        await fetch(lease.path, current)
+    except BaseException as exc:
+        error = download_error(exc)
+        await asyncio.shield(lease.finish(error=leases.outcome_of(error)))
+        current.finish(error)
+        raise
+    finally:
+        beating.cancel()
+        if os.path.exists(lease.path):  # moved into storage on success; removed on failure
+            os.unlink(lease.path)
+    await lease.finish()
+    current.finish()
+
+
+async def _follow(current, lease, remote, key, domain):
+    """Follow another process's download until it ends: (None, None); or until this process
+    leads: (its Lease, the file of the leader it replaces)."""
+    while True:
+        if lease.path != current.path:
+            if not os.path.exists(lease.path):
+                action, row = await leases.watch(lease)
+                if action != leases.FINISHED:
+                    # The leader's file is not visible here (another host, no shared directory):
+                    # download here rather than make this process's clients wait for the end.
+                    log.warning("Cannot read %s of another content app: downloading.", lease.path)
+                    return leases.private(_create(_new_path(domain, key))), None
+            else:
+                current.follow(lease.path)
+        await asyncio.sleep(FOLLOW_POLL)
+        action, row = await leases.watch(lease)
+        if action == leases.FINISHED:
+            error = leases.error_of(row.outcome) if row.state == leases.FAILED else None
+            current.finish(error and download_error(error))
+            return None, None
+        if action == leases.TAKE_OVER:  # the leader stopped beating
+            path = _create(_new_path(domain, key))
+            taken = await leases.take_over(row, path) if row else None
+            if taken is not None:
+                return taken, lease.path
+            os.unlink(path)
+            lease = await leases.join(remote, key, "", lease.generation)
+            if lease.mine:  # a lease nobody works on any more: lead it in a file of its own
+                await lease.move(_create(_new_path(domain, key)))
+                return lease, None
+        else:
+            lease = leases.Lease(row.pk, row.generation, False, row.path)
+        current.notify()  # the file may have grown: readers look again
+
+
+async def fetch_and_store(handler, remote, url, relative_path, facts, repository, path, current):
+    """Download a file into `path`, verify it, store it as content (and in the repository).
+
+    pulpcore's downloader and pull-through bookkeeping do the work (artifact, content unit,
+    RemoteArtifact); `handler` is the content app's handler, whose `_save_artifact` stores.
+    """
+    content_artifact = ContentArtifact(relative_path=relative_path)
+    remote_artifact = RemoteArtifact(
+        remote=remote,
+        url=url,
+        content_artifact=content_artifact,
+        size=facts.size,
+        sha256=facts.lfs_sha256,
+    )
+    downloader = remote.get_downloader(
+        remote_artifact=remote_artifact,
+        target_path=path,
+        on_data=current.notify,
+        expected_git_blob_sha1=facts.git_blob_sha1,
+    )
+    # A wrong size or digest is final: readers already have the bytes, no retry.
+    result = await downloader.run(extra_data={"disable_retry_list": VALIDATION_ERRORS})
+    saved = await sync_to_async(_store)(handler, result, remote_artifact, downloader.git_blob_sha1)
+    if repository is not None and repository.PULL_THROUGH_SUPPORTED:
+        await repository.async_pull_through_add_content(saved[relative_path])
+
+
+def _store(handler, result, remote_artifact, git_blob_sha1):
+    """pulpcore's artifact and content bookkeeping, plus the unit's git blob id."""
+    saved = handler._save_artifact(result, remote_artifact)
+    if git_blob_sha1:
+        content_ids = [ca.content_id for ca in saved.values()]
+        HuggingFaceContent.objects.filter(pk__in=content_ids, git_blob_sha1__isnull=True).update(
+            git_blob_sha1=git_blob_sha1
+        )
+    return saved
+
+
+async def stream(request, current, headers):
+    """Stream a file (or the requested range) from a download in progress.
+
+    Returns None when the download already ended well (the caller serves it from storage).
+    Before the first byte an upstream failure is an HF-style error; after it, the connection is
+    cut, so the client never mistakes a broken file for a whole one.
+    """
+    size = current.size
+    try:
+        requested = request.http_range.start, request.http_range.stop
+    except ValueError:
+        requested = None
+    span = hub.byte_span(requested, size)
+    if span is None:
+        raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
+    start, stop, ranged = span
+
+    while current.path is None and not current.finished:
+        await current.changed()
+    if current.succeeded:
+        return None
+    if current.path is None:
+        raise current.error
+    reader = _Reader(current)
+    if not await reader.open():
+        return None
+    try:
+        # Until the first byte arrives, an upstream failure is still an HF-style error.
+        while not current.finished and await reader.available() == 0:
+            await current.changed()
+            await reader.follow()
+        if current.finished and not current.succeeded:
+            raise current.error
+        response = web.StreamResponse(status=206 if ranged else 200, headers=headers)
+        response.content_length = stop - start
+        if ranged:
+            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+        await response.prepare(request)
+        position = start
+        while position < stop:
+            await reader.follow()
+            # The last byte waits for verification: a corrupt file never completes.
+            limit = min(await reader.available(), stop)
+            if not current.succeeded:
+                limit = min(limit, size - 1)
+            if position < limit:
+                chunk = await reader.read(position, min(limit - position, CHUNK_SIZE))
+                await response.write(chunk)
+                position += len(chunk)
+            elif current.finished and not current.succeeded:
+                log.warning("Upstream download for %s failed: %s", request.path, current.error)
+                request.transport.close()  # cut short: the client sees a broken transfer
+                return response
+            else:
+                await current.changed()
+        await response.write_eof()
+        return response
+    finally:
+        await reader.close()
+
+
+class _Reader:
+    """The temporary file of a download, reopened when another process takes it over."""
+
+    def __init__(self, current):
+        self.current = current
+        self.path = None
+        self.file = None
+
+    async def open(self):
+        """Open the file readers follow; False when the download ended well meanwhile."""
+        while True:
+            try:
+                # The open descriptor outlives the file's move into storage.
+                self.file = await aiofiles.open(self.current.path, "rb")
+                self.path = self.current.path
+                return True
+            except FileNotFoundError:
+                if self.current.succeeded:
+                    return False  # stored meanwhile: served from storage
+                if self.current.finished:
+                    raise self.current.error
+                await self.current.changed()
+
+    async def follow(self):
+        if self.current.path != self.path:
+            try:
+                replacement = await aiofiles.open(self.current.path, "rb")
+            except FileNotFoundError:
+                return  # not created yet by the new leader: keep reading the old one
+            await self.file.close()
+            self.file, self.path = replacement, self.current.path
+
+    async def available(self):
+        return os.fstat(self.file.fileno()).st_size
+
+    async def read(self, position, length):
+        await self.file.seek(position)
+        return await self.file.read(length)
+
+    async def close(self):
+        if self.file is not None:
+            await self.file.close()

@@ -1,0 +1,117 @@
+"""Readers of a download in progress (`pullthrough`): they follow the file as it grows, move to
+the new file when another process takes the download over, and never need a server."""
+
+import asyncio
+
+import pytest
+
+from pulp_hugging_face.app import hub
+from pulp_hugging_face.app.pullthrough import Download, _Reader
+
+
+def run(coroutine):
+    return asyncio.run(asyncio.wait_for(coroutine, 10))
+
+
+def test_a_reader_sees_the_file_grow(tmp_path):
+    async def scenario():
+        path = tmp_path / "a.part"
+        path.write_bytes(b"abc")
+        current = Download(size=6)
+        current.follow(str(path))
+        reader = _Reader(current)
+        assert await reader.open()
+        assert await reader.available() == 3
+        path.write_bytes(b"abcdef")  # the leader wrote on
+        assert await reader.available() == 6
+        assert await reader.read(2, 4) == b"cdef"
+        await reader.close()
+
+    run(scenario())
+
+
+def test_a_reader_moves_to_the_file_of_a_new_leader_at_its_position(tmp_path):
+    async def scenario():
+        old, new = tmp_path / "old.part", tmp_path / "new.part"
+        old.write_bytes(b"0123")
+        current = Download(size=8)
+        current.follow(str(old))
+        reader = _Reader(current)
+        assert await reader.open()
+        assert await reader.read(0, 4) == b"0123"
+        new.write_bytes(b"01234567")  # the new leader downloads the same bytes again
+        current.follow(str(new))
+        await reader.follow()
+        assert reader.path == str(new)
+        assert await reader.read(4, 4) == b"4567"
+        await reader.close()
+
+    run(scenario())
+
+
+def test_a_reader_keeps_the_old_file_until_the_new_leader_has_created_its_own(tmp_path):
+    async def scenario():
+        old = tmp_path / "old.part"
+        old.write_bytes(b"01")
+        current = Download(size=4)
+        current.follow(str(old))
+        reader = _Reader(current)
+        assert await reader.open()
+        current.follow(str(tmp_path / "not-yet.part"))
+        await reader.follow()
+        assert reader.path == str(old)
+        await reader.close()
+
+    run(scenario())
+
+
+def test_a_reader_waits_for_the_file_to_appear(tmp_path):
+    async def scenario():
+        path = tmp_path / "late.part"
+        current = Download(size=1)
+        current.follow(str(path))
+        reader = _Reader(current)
+        opening = asyncio.ensure_future(reader.open())
+        await asyncio.sleep(0.05)
+        assert not opening.done()
+        path.write_bytes(b"x")
+        current.notify()
+        assert await opening
+        await reader.close()
+
+    run(scenario())
+
+
+def test_a_reader_of_a_download_that_was_stored_meanwhile_is_told_so(tmp_path):
+    async def scenario():
+        current = Download(size=1)
+        current.follow(str(tmp_path / "moved-into-storage.part"))
+        current.finish()
+        assert await _Reader(current).open() is False
+
+    run(scenario())
+
+
+def test_a_reader_of_a_failed_download_gets_its_error(tmp_path):
+    async def scenario():
+        current = Download(size=1)
+        current.follow(str(tmp_path / "removed.part"))
+        current.finish(hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, "broken"))
+        with pytest.raises(hub.HubError, match="broken"):
+            await _Reader(current).open()
+
+    run(scenario())
+
+
+def test_changed_wakes_on_news_and_returns_at_once_when_finished():
+    async def scenario():
+        current = Download(size=1)
+        waiting = asyncio.ensure_future(current.changed(timeout=5))
+        await asyncio.sleep(0.01)
+        current.notify()
+        await asyncio.wait_for(waiting, 1)
+        current.finish()
+        await asyncio.wait_for(current.changed(timeout=5), 0.1)
+        assert current.succeeded
+
+    run(scenario())
