@@ -11,6 +11,7 @@ upstream) and the kinds of metadata requests. Every test prints a `MEASURED` lin
 import concurrent.futures
 import hashlib
 import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -327,3 +328,40 @@ def test_ranges_served_by_a_follower_while_downloading(
         assert get.body == data[start:stop], label
     # The start of the file was served while the download still ran.
     assert gets["start"].finished < leader.finished
+
+
+def test_a_stalled_metadata_leader_does_not_hold_up_the_other_app(
+    hf_cache_factory, hub_reset, content_apps, endpoint_on
+):
+    """The app asking upstream for a fact freezes (SIGSTOP) with the lease: a HEAD of the same
+    file on the other app still answers within a client's 10 s, because it takes the lease over
+    once the heartbeat stops."""
+    cache = hf_cache_factory()
+    path = f"data/train/03/part-{3 * LARGE_FILES_PER_GROUP + 11:05d}.csv"
+    leader, other = content_apps[0], content_apps[1]
+    leader_url = resolve_url(
+        endpoint_on(cache, leader), LARGE_DATASET_ID, path, repo_type="dataset"
+    )
+    other_url = resolve_url(endpoint_on(cache, other), LARGE_DATASET_ID, path, repo_type="dataset")
+    hub_reset.configure(latency=2)  # the leader's question is still upstream when it freezes
+    first = threading.Thread(target=lambda: requests.head(leader_url, timeout=60), daemon=True)
+    first.start()
+    wait_for(
+        lambda: any(r["file"] == path for r in hub_reset.stats()["requests"]),
+        10,
+        "the leader's upstream HEAD",
+    )
+    master = leader.master_pid()
+    os.killpg(master, signal.SIGSTOP)
+    try:
+        hub_reset.configure(latency=0)
+        started = time.monotonic()
+        response = requests.head(other_url, timeout=CLIENT_READ_TIMEOUT)
+        answered_after = time.monotonic() - started
+    finally:
+        os.killpg(master, signal.SIGCONT)
+    first.join(60)
+    measured("stalled metadata leader", answered_after=answered_after)
+    assert response.status_code == 200
+    assert response.headers["X-Repo-Commit"] == hub_reset.commit_sha(LARGE_DATASET_ID, "main")
+    assert answered_after < CLIENT_READ_TIMEOUT
