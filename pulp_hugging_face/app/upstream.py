@@ -152,19 +152,15 @@ class UpstreamUnavailable(Exception):
         )
 
 
-def _refused(message):
-    return hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, f"Upstream answer refused: {message}")
-
-
 async def read_body(response, limit=MAX_METADATA_BYTES):
     """The whole body, however many pieces it arrives in, refused beyond `limit` bytes."""
     if response.content_length is not None and response.content_length > limit:
-        raise _refused(f"the answer is larger than {limit} bytes.")
+        raise hub.upstream_refused(f"the answer is larger than {limit} bytes.")
     pieces, size = [], 0
     async for piece in response.content.iter_chunked(READ_CHUNK):
         size += len(piece)
         if size > limit:
-            raise _refused(f"the answer is larger than {limit} bytes.")
+            raise hub.upstream_refused(f"the answer is larger than {limit} bytes.")
         pieces.append(piece)
     return b"".join(pieces)
 
@@ -215,7 +211,7 @@ class Upstream:
                 return UpstreamResponse(status, headers, body, url)
         finally:
             client.release()
-        raise _refused("too many redirects.")
+        raise hub.upstream_refused("too many redirects.")
 
     async def _send(self, client, method, url, data):
         options = client.request_options(url)
@@ -255,9 +251,9 @@ class Upstream:
             target = urljoin(url, location or "")
             same_origin = origin(target) == origin(self.base)
         except ValueError:
-            raise _refused("a redirect to an invalid URL.")
+            raise hub.upstream_refused("a redirect to an invalid URL.")
         if not location or not same_origin:
-            raise _refused("the upstream hub redirected out of its origin.")
+            raise hub.upstream_refused("the upstream hub redirected out of its origin.")
         return target
 
     async def file_facts(self, resolve_request, revision):
