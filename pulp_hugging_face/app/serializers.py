@@ -155,3 +155,36 @@ class HuggingFaceDistributionSerializer(core_serializers.DistributionSerializer)
     class Meta:
         fields = core_serializers.DistributionSerializer.Meta.fields + ("remote",)
         model = models.HuggingFaceDistribution
+
+
+class CacheRepoStatsSerializer(serializers.Serializer):
+    repo_type = serializers.CharField()
+    repo_id = serializers.CharField()
+    file_count = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+
+
+class CacheFactsSerializer(serializers.Serializer):
+    files_known = serializers.IntegerField(help_text=_("Files whose metadata the hub gave."))
+    files_missing = serializers.IntegerField(
+        help_text=_("Paths the hub said do not exist (EntryNotFound), answered without asking.")
+    )
+    revisions = serializers.IntegerField(help_text=_("Branch/tag -> commit answers kept."))
+    api_answers = serializers.IntegerField(help_text=_("Hub API answers kept."))
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    """What the cache of one remote (or of every remote in the domain) holds."""
+
+    remote_count = serializers.IntegerField()
+    file_count = serializers.IntegerField(help_text=_("Files stored (one per path and commit)."))
+    repo_count = serializers.IntegerField()
+    bytes = serializers.IntegerField(help_text=_("Sum of the stored files' sizes."))
+    stored_bytes = serializers.IntegerField(
+        help_text=_("Bytes in artifact storage: identical files are stored once.")
+    )
+    deduplicated_bytes = serializers.IntegerField(
+        help_text=_("bytes - stored_bytes: what storing identical files once saves.")
+    )
+    facts = CacheFactsSerializer()
+    top_repos = CacheRepoStatsSerializer(many=True)

@@ -1,18 +1,26 @@
 from django_filters import CharFilter
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import decorators
+from rest_framework import serializers as drf_serializers
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from pulpcore.plugin import viewsets as core_viewsets
 from pulpcore.plugin.actions import ModifyRepositoryActionMixin
+from pulpcore.plugin.util import get_domain, get_objects_for_user
 
 from . import models, serializers
+from .cache_stats import DEFAULT_TOP, MAX_TOP, cache_stats
 
 
-def _access_policy(model_name, extra_object_actions=()):
+def _access_policy(model_name, extra_object_actions=(), read_actions=()):
     """The standard Pulp RBAC policy: creator owns the object, owner/viewer roles per object."""
     perm = f"hugging_face.{{}}_{model_name}"
     statements = [
         {"action": ["list", "my_permissions"], "principal": "authenticated", "effect": "allow"},
         {
-            "action": ["retrieve"],
+            "action": ["retrieve", *read_actions],
             "principal": "authenticated",
             "effect": "allow",
             "condition": f"has_model_or_domain_or_obj_perms:{perm.format('view')}",
@@ -118,6 +126,22 @@ class HuggingFaceContentViewSet(core_viewsets.ReadOnlyContentViewSet):
     }
 
 
+TOP_PARAMETER = OpenApiParameter(
+    "top", int, description=f"How many repos to list by bytes (default {DEFAULT_TOP})."
+)
+
+
+def _top(request):
+    field = drf_serializers.IntegerField(min_value=1, max_value=MAX_TOP, required=False)
+    value = request.query_params.get("top")
+    if value is None:
+        return DEFAULT_TOP
+    try:
+        return field.run_validation(value)
+    except drf_serializers.ValidationError as exc:
+        raise drf_serializers.ValidationError({"top": exc.detail})
+
+
 class HuggingFaceRemoteViewSet(core_viewsets.RemoteViewSet, core_viewsets.RolesMixin):
     """An upstream Hugging Face Hub; its token is write-only."""
 
@@ -125,8 +149,53 @@ class HuggingFaceRemoteViewSet(core_viewsets.RemoteViewSet, core_viewsets.RolesM
     queryset = models.HuggingFaceRemote.objects.all()
     serializer_class = serializers.HuggingFaceRemoteSerializer
     queryset_filtering_required_permission = "hugging_face.view_huggingfaceremote"
-    DEFAULT_ACCESS_POLICY = _access_policy("huggingfaceremote")
+    DEFAULT_ACCESS_POLICY = _access_policy("huggingfaceremote", read_actions=["cache_stats"])
     LOCKED_ROLES = _locked_roles("huggingfaceremote")
+
+    @extend_schema(
+        summary="Cache statistics",
+        description="What this remote's cache holds: files, bytes, facts, top repos by bytes.",
+        parameters=[TOP_PARAMETER],
+        responses={200: serializers.CacheStatsSerializer},
+    )
+    # filter_backends: `top` is not a filter of remotes (pulpcore refuses unknown filters).
+    @decorators.action(
+        detail=True,
+        methods=["get"],
+        serializer_class=serializers.CacheStatsSerializer,
+        filter_backends=[],
+    )
+    def cache_stats(self, request, pk=None):
+        remote = self.get_object()
+        top = _top(request)
+        stats = cache_stats(models.HuggingFaceRemote.objects.filter(pk=remote.pk), top)
+        return Response(serializers.CacheStatsSerializer(stats).data)
+
+
+class DomainCacheStatsView(APIView):
+    """Cache statistics over every Hugging Face remote of the domain the user may view.
+
+    Any authenticated user: the answer covers only the remotes their roles let them view.
+    """
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        operation_id="hugging_face_cache_stats_read",
+        summary="Cache statistics of the domain",
+        description="Totals over the Hugging Face remotes of this domain that the user can view.",
+        parameters=[TOP_PARAMETER],
+        responses={200: serializers.CacheStatsSerializer},
+        tags=["Hugging Face: Cache"],
+    )
+    def get(self, request, **kwargs):
+        top = _top(request)
+        remotes = get_objects_for_user(
+            request.user,
+            "hugging_face.view_huggingfaceremote",
+            models.HuggingFaceRemote.objects.filter(pulp_domain=get_domain()),
+        )
+        return Response(serializers.CacheStatsSerializer(cache_stats(remotes, top)).data)
 
 
 class HuggingFaceRepositoryViewSet(
