@@ -10,6 +10,7 @@ from django.conf import settings
 
 from pulpcore.plugin.content import app
 
+from . import metrics
 from .handler import HuggingFaceHandler, keep_hub_etag
 from .upstream import close_all
 
@@ -21,10 +22,11 @@ def _add_routes():
     handler = HuggingFaceHandler()
     app.on_cleanup.append(close_all)
     app.on_response_prepare.append(keep_hub_etag)
+    app.on_response_prepare.append(metrics.count_served_bytes)
     app.add_routes(
         [
-            web.route("*", prefix + r"{path:.+/resolve/.+}", handler.handle),
-            web.route("*", prefix + r"{path:(?:.+/)?api/.+}", handler.handle),
+            web.route("*", prefix + r"{path:.+/resolve/.+}", metrics.measured(handler.handle)),
+            web.route("*", prefix + r"{path:(?:.+/)?api/.+}", metrics.measured(handler.handle)),
         ]
     )
 

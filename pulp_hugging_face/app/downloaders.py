@@ -10,6 +10,8 @@ import aiohttp
 from pulpcore.plugin.download import HttpDownloader
 from pulpcore.plugin.exceptions import DigestValidationError
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -73,6 +75,7 @@ class HubDownloader(HttpDownloader):
 
     async def handle_data(self, data):
         await super().handle_data(data)
+        metrics.upstream_bytes(len(data))
         if self.expected_git_blob_sha1 is not None:
             if self._git_hasher is None:
                 # A git blob id is the sha1 of "blob <size>\0" + bytes; a wrong size fails anyway.
@@ -142,6 +145,7 @@ class HubDownloader(HttpDownloader):
                 "allow_redirects": False,
             }
             async with self.session.get(url, **request_kwargs) as response:
+                metrics.upstream_request("file", response.status)
                 if response.status in REDIRECT_STATUSES:
                     location = response.headers.get("Location")
                     if not location:

@@ -15,7 +15,7 @@ from django.conf import settings
 from pulpcore.plugin.content import Handler, PathNotResolved
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
-from . import hub, pullthrough
+from . import hub, metrics, pullthrough
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
     HuggingFaceContent,
@@ -64,6 +64,7 @@ class HuggingFaceHandler(Handler):
             if request.method in ("GET", "HEAD"):
                 return await Handler().stream_content(request)
             raise
+        metrics.serving(request, distribution)
         try:
             await sync_to_async(self._permit_hub_client)(request, distribution)
         except hub.HubError as error:

@@ -27,7 +27,7 @@ from django.conf import settings
 from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
-from . import hub, leases
+from . import hub, leases, metrics
 from .downloaders import UpstreamProtocolError
 from .models import HuggingFaceContent
 from .upstream import UpstreamUnavailable
@@ -177,6 +177,7 @@ async def _run(current, remote, url, domain, fetch):
 async def _lead(current, lease, fetch):
     current.follow(lease.path)
     beating = asyncio.get_running_loop().create_task(lease.keep_alive())
+    metrics.download_started()
     try:
         await fetch(lease.path, current)
     except BaseException as exc:
@@ -185,6 +186,7 @@ async def _lead(current, lease, fetch):
         current.finish(error)
         raise
     finally:
+        metrics.download_finished()
         beating.cancel()
         if os.path.exists(lease.path):  # moved into storage on success; removed on failure
             os.unlink(lease.path)
