@@ -199,10 +199,7 @@ def test_every_instrument_is_created_with_its_declared_unit(reader):
     metrics.upstream_metadata_request("GET", 200)
     data = reader.get_metrics_data()
     seen = {
-        m.name: m.unit
-        for r in data.resource_metrics
-        for s in r.scope_metrics
-        for m in s.metrics
+        m.name: m.unit for r in data.resource_metrics for s in r.scope_metrics for m in s.metrics
     }
     assert seen == {name: unit for name, _kind, unit, _d, _l in metrics.INSTRUMENTS}
 
