@@ -15,6 +15,8 @@ The call sites in handler.py, pullthrough.py, upstream.py and downloaders.py are
 
 import contextvars
 import logging
+import os
+import socket
 import time
 from functools import wraps
 
@@ -134,7 +136,10 @@ def _default_provider():
     from opentelemetry.sdk.resources import Resource
 
     reader = PeriodicExportingMetricReader(OTLPMetricExporter())
-    resource = Resource(attributes={"service.name": SERVICE_NAME})
+    # Each gunicorn worker exports its own cumulative counters: the instance id keeps their
+    # series apart, so a backend can add them up.
+    instance = f"{socket.gethostname()}-{os.getpid()}"
+    resource = Resource(attributes={"service.name": SERVICE_NAME, "service.instance.id": instance})
     return MeterProvider(metric_readers=[reader], resource=resource)
 
 
