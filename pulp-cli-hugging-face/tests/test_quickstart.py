@@ -20,7 +20,9 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 def commands_after(marker):
     """The `pulp ...` lines of the first bash block after an HTML comment starting `marker`."""
     text = QUICKSTART.read_text()
-    block = re.search(rf"<!-- {re.escape(marker)}[ :-][^\n]*-->\n```bash\n(.*?)```", text, re.S)
+    block = re.search(
+        rf"<!-- {re.escape(marker)}[ :-][^\n]*-->\n```bash\n(.*?)```", text, re.DOTALL
+    )
     assert block, f"no bash block after <!-- {marker} --> in {QUICKSTART.name}"
     lines = [line for line in block.group(1).splitlines() if line.startswith("pulp ")]
     assert lines
