@@ -64,6 +64,22 @@ class PulpCLI:
         self.created.append((kind, entity["pulp_href"]))
         return entity
 
+    def rest_create(self, kind, **body):
+        """A remote or repository made with one REST call: setup for tests whose subject is
+        another command (each `pulp` run costs seconds on a busy machine)."""
+        endpoint = {"remote": "remotes", "repository": "repositories"}[kind]
+        body.setdefault("name", f"rest-{uuid.uuid4().hex[:12]}")
+        answer = requests.post(
+            f"{self.settings['base_url']}/pulp/api/v3/{endpoint}/hugging_face/hugging_face/",
+            json=body,
+            auth=(self.settings["username"], self.settings["password"]),
+            timeout=60,
+        )
+        assert answer.status_code == 201, answer.text
+        entity = answer.json()
+        self.created.append((kind, entity["pulp_href"]))
+        return entity
+
     def cleanup(self):
         """Plain REST deletes: each `pulp` run costs seconds, and `destroy` has tests of its own."""
         auth = (self.settings["username"], self.settings["password"])

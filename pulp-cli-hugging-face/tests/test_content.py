@@ -12,7 +12,7 @@ DATASET_ID = "fake-org/tiny-dataset"
 @pytest.fixture
 def pulled(pulp_cli, fake_hub):
     """A distribution of a new remote, and a function that pulls a file through it."""
-    remote = pulp_cli.create("remote", "--url", fake_hub.url)
+    remote = pulp_cli.rest_create("remote", url=fake_hub.url)
     distribution = pulp_cli.create(
         "distribution", "--base-path", f"cli-content-{remote['name']}", "--remote", remote["name"]
     )

@@ -40,7 +40,7 @@ def test_guard_update_replaces_the_tokens(pulp_cli, token_file):
 
 def test_guarded_distribution_lets_in_only_its_tokens(pulp_cli, token_file, fake_hub):
     guard = pulp_cli.create("content-guard", "--token", f"@{token_file(CLIENT_TOKEN)}")
-    remote = pulp_cli.create("remote", "--url", fake_hub.url)
+    remote = pulp_cli.rest_create("remote", url=fake_hub.url)
     distribution = pulp_cli.create(
         "distribution",
         "--base-path",

@@ -13,7 +13,7 @@ def base_path(pulp_cli):
 
 
 def test_distribution_with_a_remote_serves_the_hub_protocol(pulp_cli, fake_hub):
-    remote = pulp_cli.create("remote", "--url", fake_hub.url)
+    remote = pulp_cli.rest_create("remote", url=fake_hub.url)
     distribution = pulp_cli.create(
         "distribution", "--base-path", base_path(pulp_cli), "--remote", remote["name"]
     )
@@ -27,8 +27,8 @@ def test_distribution_with_a_remote_serves_the_hub_protocol(pulp_cli, fake_hub):
 
 
 def test_distribution_records_pulled_files_in_its_repository(pulp_cli, fake_hub):
-    remote = pulp_cli.create("remote", "--url", fake_hub.url)
-    repository = pulp_cli.create("repository")
+    remote = pulp_cli.rest_create("remote", url=fake_hub.url)
+    repository = pulp_cli.rest_create("repository")
     distribution = pulp_cli.create(
         "distribution",
         "--base-path",
@@ -46,7 +46,7 @@ def test_distribution_records_pulled_files_in_its_repository(pulp_cli, fake_hub)
 
 
 def test_distribution_version_option_serves_a_fixed_repository_version(pulp_cli):
-    repository = pulp_cli.create("repository")
+    repository = pulp_cli.rest_create("repository")
     distribution = pulp_cli.create(
         "distribution",
         "--base-path",
@@ -61,7 +61,7 @@ def test_distribution_version_option_serves_a_fixed_repository_version(pulp_cli)
 
 
 def test_distribution_update_unsets_the_remote(pulp_cli):
-    remote = pulp_cli.create("remote")
+    remote = pulp_cli.rest_create("remote")
     distribution = pulp_cli.create(
         "distribution", "--base-path", base_path(pulp_cli), "--remote", remote["name"]
     )
@@ -82,7 +82,6 @@ def test_distribution_update_unsets_the_remote(pulp_cli):
 
 def test_distribution_list_filters_by_base_path(pulp_cli):
     distribution = pulp_cli.create("distribution", "--base-path", base_path(pulp_cli))
-    pulp_cli.create("distribution", "--base-path", base_path(pulp_cli))
     listed = pulp_cli.json(
         "hugging-face", "distribution", "list", "--base-path", distribution["base_path"]
     )

@@ -34,7 +34,7 @@ def test_remote_takes_the_hub_fields(pulp_cli, fake_hub):
 
 
 def test_remote_token_is_read_from_a_file_and_never_printed(pulp_cli, token_file):
-    remote = pulp_cli.create("remote")
+    remote = pulp_cli.rest_create("remote")
     result = pulp_cli.run(
         "-vvv",
         "hugging-face",
@@ -53,7 +53,7 @@ def test_remote_token_is_read_from_a_file_and_never_printed(pulp_cli, token_file
 
 
 def test_remote_token_is_asked_for_without_echo(pulp_cli):
-    remote = pulp_cli.create("remote")
+    remote = pulp_cli.rest_create("remote")
     result = pulp_cli.run(
         "hugging-face",
         "remote",
@@ -72,7 +72,7 @@ def test_remote_token_is_asked_for_without_echo(pulp_cli):
 
 
 def test_remote_token_on_the_command_line_is_refused(pulp_cli):
-    remote = pulp_cli.create("remote")
+    remote = pulp_cli.rest_create("remote")
     result = pulp_cli.run(
         "hugging-face",
         "remote",
@@ -100,7 +100,7 @@ def test_remote_token_is_removed_with_no_hf_token(pulp_cli, token_file):
 
 
 def test_remote_update_changes_only_the_given_fields(pulp_cli):
-    remote = pulp_cli.create("remote", "--metadata-ttl", "30")
+    remote = pulp_cli.rest_create("remote", metadata_ttl=30)
     pulp_cli.run(
         "hugging-face", "remote", "update", "--href", remote["pulp_href"], "--metadata-timeout", "2"
     )
@@ -110,7 +110,7 @@ def test_remote_update_changes_only_the_given_fields(pulp_cli):
 
 def test_remote_list_filters_by_name(pulp_cli):
     remote = pulp_cli.create("remote")
-    pulp_cli.create("remote")
+    pulp_cli.rest_create("remote")  # another one, which the filter leaves out
     listed = pulp_cli.json("hugging-face", "remote", "list", "--name", remote["name"])
     assert [r["pulp_href"] for r in listed] == [remote["pulp_href"]]
 

@@ -8,7 +8,7 @@ MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 
 def test_repository_create_update_show(pulp_cli):
-    remote = pulp_cli.create("remote")
+    remote = pulp_cli.rest_create("remote")
     repository = pulp_cli.create("repository", "--description", "first")
     pulp_cli.run(
         "hugging-face",
@@ -32,7 +32,7 @@ def test_repository_create_update_show(pulp_cli):
 
 
 def test_repository_version_list_starts_with_version_zero(pulp_cli):
-    repository = pulp_cli.create("repository")
+    repository = pulp_cli.rest_create("repository")
     versions = pulp_cli.json(
         "hugging-face", "repository", "version", "list", "--repository", repository["name"]
     )
@@ -40,7 +40,7 @@ def test_repository_version_list_starts_with_version_zero(pulp_cli):
 
 
 def test_repository_sync_needs_a_remote(pulp_cli):
-    repository = pulp_cli.create("repository")
+    repository = pulp_cli.rest_create("repository")
     result = pulp_cli.run(
         "hugging-face",
         "repository",
@@ -55,8 +55,8 @@ def test_repository_sync_needs_a_remote(pulp_cli):
 
 
 def test_repository_sync_prefetches_the_matching_files(pulp_cli, fake_hub, prefetch_endpoint):
-    remote = pulp_cli.create("remote", "--url", fake_hub.url)
-    repository = pulp_cli.create("repository", "--remote", remote["name"])
+    remote = pulp_cli.rest_create("remote", url=fake_hub.url)
+    repository = pulp_cli.rest_create("repository", remote=remote["pulp_href"])
     pulp_cli.run(
         "hugging-face",
         "repository",
