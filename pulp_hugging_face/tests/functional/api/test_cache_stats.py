@@ -32,9 +32,8 @@ def stats_of(api_get, remote, **params):
     return answer.json()
 
 
-def test_a_new_remote_holds_nothing(hf_cache_factory, api_get):
-    cache = hf_cache_factory()
-    stats = stats_of(api_get, cache.remote)
+def test_a_new_remote_holds_nothing(hf_remote_factory, api_get):
+    stats = stats_of(api_get, hf_remote_factory())
     assert stats == {
         "remote_count": 1,
         "file_count": 0,
@@ -115,9 +114,8 @@ def test_files_the_hub_said_are_missing_are_counted(hf_cache_factory, api_get):
 
 
 @pytest.mark.parametrize("top", ["0", "101", "many"])
-def test_top_outside_1_to_100_is_refused(hf_cache_factory, api_get, top):
-    cache = hf_cache_factory()
-    answer = api_get(f"{cache.remote.pulp_href}cache_stats/", top=top)
+def test_top_outside_1_to_100_is_refused(hf_remote_factory, api_get, top):
+    answer = api_get(f"{hf_remote_factory().pulp_href}cache_stats/", top=top)
     assert answer.status_code == 400
     assert "top" in answer.json()
 
@@ -147,10 +145,8 @@ def test_domain_stats_cover_only_remotes_the_user_may_view(hf_cache_factory, api
     assert (seen["remote_count"], seen["file_count"]) == (1, 1)
 
 
-def test_remote_stats_need_view_permission(hf_cache_factory, api_get, gen_user):
-    cache = hf_cache_factory()
+def test_remote_stats_need_view_permission(hf_remote_factory, api_get, gen_user):
+    remote = hf_remote_factory()
     nobody = gen_user()
-    answer = api_get(
-        f"{cache.remote.pulp_href}cache_stats/", auth=(nobody.username, nobody.password)
-    )
+    answer = api_get(f"{remote.pulp_href}cache_stats/", auth=(nobody.username, nobody.password))
     assert answer.status_code in (403, 404)
