@@ -1,5 +1,8 @@
 """The quickstart's `pulp` commands, run as written (docs/user/tutorials/quickstart.md).
 
+They use the quickstart's names (remote `huggingface.co`, distribution `hf`): run against a
+Pulp without them (scripts/run-tests starts one with no setup).
+
 Only the hub's URL is replaced (by the fake hub's); then a download goes through the
 distribution the commands made, and the commands that look at the cache see it.
 """
