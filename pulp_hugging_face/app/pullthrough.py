@@ -29,6 +29,7 @@ from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
 from . import hub, leases
 from .downloaders import UpstreamProtocolError
+from .memory import memory
 from .models import HuggingFaceContent
 from .upstream import UpstreamUnavailable
 
@@ -250,8 +251,32 @@ async def fetch_and_store(handler, remote, url, relative_path, facts, repository
     # A wrong size or digest is final: readers already have the bytes, no retry.
     result = await downloader.run(extra_data={"disable_retry_list": VALIDATION_ERRORS})
     saved = await sync_to_async(_store)(handler, result, remote_artifact, downloader.git_blob_sha1)
-    if repository is not None and repository.PULL_THROUGH_SUPPORTED:
-        await repository.async_pull_through_add_content(saved[relative_path])
+    await record_in_repository(repository, saved[relative_path])
+
+
+async def record_in_repository(repository, content_artifact):
+    """Add a served file to the distribution's repository (a task), unless it is there.
+
+    What is in the repository is remembered until the repository announces a new version.
+    """
+    if repository is None or not repository.PULL_THROUGH_SUPPORTED:
+        return
+    key = (repository.pk, content_artifact.content_id)
+    if memory.in_repository.get(key):
+        return
+    generation = memory.generation
+    await repository.async_pull_through_add_content(content_artifact)
+    if memory.keeps(generation):
+        memory.in_repository.put(key, True)
+
+
+def missing_from_disk(content_artifact):
+    """True when a stored file on filesystem storage is no longer there (removed meanwhile)."""
+    artifact = content_artifact.artifact
+    domain = artifact.pulp_domain
+    if domain.storage_class != FILESYSTEM_STORAGE:
+        return False
+    return not os.path.exists(domain.get_storage().path(artifact.file.name))
 
 
 def _store(handler, result, remote_artifact, git_blob_sha1):
