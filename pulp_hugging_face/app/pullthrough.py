@@ -15,8 +15,10 @@ the same within a process and across hosts, and the file moves into storage with
 """
 
 import asyncio
+import errno
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import aiofiles
@@ -60,10 +62,33 @@ def inflight_dir(domain):
     return base
 
 
+def no_room(detail):
+    return hub.HubError(
+        507, None, f"The cache has no room for this file: {detail}. Cached files are still served."
+    )
+
+
+def check_room(domain, path, size):
+    """A 507 before a download that cannot fit (asks nothing upstream, stores nothing).
+
+    Checked where the download is written and, for filesystem storage, where it is stored.
+    Several downloads may still together outrun the space: the disk's own error is a 507 too.
+    """
+    places = {os.path.dirname(path)}
+    if domain.storage_class == FILESYSTEM_STORAGE:
+        places.add(str(settings.MEDIA_ROOT))
+    for place in places:
+        free = shutil.disk_usage(place).free
+        if size is not None and free < size:
+            raise no_room(f"{size} bytes needed, {free} free")
+
+
 def download_error(exc):
     """The HF-style error a client gets for a failed download (before its first byte)."""
     if isinstance(exc, hub.HubError):
         return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return no_room("its storage is full")
     if isinstance(exc, UpstreamUnavailable):
         return exc.hub_error()
     if isinstance(exc, ClientResponseError):
@@ -168,17 +193,18 @@ async def _run(current, remote, url, domain, fetch):
             return
         stale_paths.append(stale_path)
     try:
-        await _lead(current, lease, fetch)
+        await _lead(current, lease, fetch, domain)
     finally:
         for stale in stale_paths:  # the file of a leader that stopped
             if stale and os.path.exists(stale):
                 os.unlink(stale)
 
 
-async def _lead(current, lease, fetch):
+async def _lead(current, lease, fetch, domain):
     current.follow(lease.path)
     beating = asyncio.get_running_loop().create_task(lease.keep_alive())
     try:
+        check_room(domain, lease.path, current.size)
         await fetch(lease.path, current)
     except BaseException as exc:
         error = download_error(exc)
