@@ -81,6 +81,7 @@ def restart_postgres():
             "--state-dir",
             os.environ["PULP_HF_STATE_DIR"],
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
