@@ -1,5 +1,6 @@
 """Downloading file bodies from the hub for pulpcore's pull-through machinery."""
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -7,7 +8,7 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from pulpcore.plugin.download import HttpDownloader
+from pulpcore.plugin.download import DownloadResult, HttpDownloader
 from pulpcore.plugin.exceptions import DigestValidationError
 
 from . import metrics
@@ -15,6 +16,7 @@ from . import metrics
 log = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+BATCH = 1024 * 1024  # bytes written and hashed at a time
 MAX_REDIRECTS = 10
 # The only upstream (CDN) headers a client may see: anything else could be an ETag that is
 # not the hub's, an Xet switch, or a cookie.
@@ -74,16 +76,31 @@ class HubDownloader(HttpDownloader):
         super().__init__(url, **kwargs)
 
     async def handle_data(self, data):
-        await super().handle_data(data)
+        """Write and hash a batch of the body off the event loop, in two threads at once (file
+        writes and hashlib release the GIL), while the loop serves other requests and receives
+        the next batch."""
+        self._ensure_writer_has_open_file()
+        self._emitted = True
+        await asyncio.gather(
+            asyncio.to_thread(self._write, data), asyncio.to_thread(self._hash, data)
+        )
+        self._size += len(data)
         metrics.upstream_bytes(len(data))
+        if self.on_data is not None:
+            self.on_data()
+
+    def _write(self, data):
+        self._writer.write(data)
+        self._writer.flush()  # once per batch: readers follow the file as it grows
+
+    def _hash(self, data):
+        for hasher in self._digests.values():
+            hasher.update(data)
         if self.expected_git_blob_sha1 is not None:
             if self._git_hasher is None:
                 # A git blob id is the sha1 of "blob <size>\0" + bytes; a wrong size fails anyway.
                 self._git_hasher = hashlib.sha1(b"blob %d\0" % (self.expected_size or 0))
             self._git_hasher.update(data)
-        if self.on_data is not None:
-            self._writer.flush()
-            self.on_data()
 
     def _ensure_writer_has_open_file(self):
         opening = self._writer is None
@@ -103,10 +120,16 @@ class HubDownloader(HttpDownloader):
         self._git_hasher = None
 
     async def finalize(self):
-        if self.expected_git_blob_sha1 is not None and self._git_hasher is None:
-            self._git_hasher = hashlib.sha1(b"blob 0\0")  # an empty file
-        await super().finalize()
-        if self._git_hasher is not None:
+        """pulpcore's finalize (flush, fsync, close, check size and digests), with the fsync off
+        the event loop, and the git blob id checked too."""
+        self._ensure_writer_has_open_file()
+        writer, self._writer = self._writer, None
+        await asyncio.to_thread(_sync_and_close, writer)
+        self.validate_digests()
+        self.validate_size()
+        if self.expected_git_blob_sha1 is not None:
+            if self._git_hasher is None:
+                self._git_hasher = hashlib.sha1(b"blob 0\0")  # an empty file
             self.git_blob_sha1 = self._git_hasher.hexdigest()
             if self.git_blob_sha1 != self.expected_git_blob_sha1:
                 raise DigestValidationError(
@@ -169,15 +192,36 @@ class HubDownloader(HttpDownloader):
         raise UpstreamProtocolError(f"More than {MAX_REDIRECTS} redirects.")
 
     async def _handle_response(self, response):
-        # Wrap handle_data once per response to know whether bytes reached the client.
-        original = self.handle_data
-
-        async def tracking_handle_data(data):
-            self._emitted = True
-            await original(data)
-
-        self.handle_data = tracking_handle_data
+        """The body in batches of `BATCH` bytes (the socket gives pieces of 16 to 64 KiB), and
+        whether any of it reached readers (then a retry from byte 0 would corrupt them)."""
+        if self.headers_ready_callback:
+            await self.headers_ready_callback(response.headers)
+        # One batch is written and hashed while the next one arrives.
+        pending, pending_size, handling = [], 0, None
         try:
-            return await super()._handle_response(response)
+            async for piece in response.content.iter_any():
+                pending.append(piece)
+                pending_size += len(piece)
+                if pending_size >= BATCH:
+                    if handling is not None:
+                        await handling
+                    handling = asyncio.ensure_future(self.handle_data(b"".join(pending)))
+                    pending, pending_size = [], 0
         finally:
-            self.handle_data = original
+            if handling is not None:
+                await handling
+        if pending:
+            await self.handle_data(b"".join(pending))
+        await self.finalize()
+        return DownloadResult(
+            path=self.path,
+            artifact_attributes=self.artifact_attributes,
+            url=self.url,
+            headers=response.headers,
+        )
+
+
+def _sync_and_close(writer):
+    writer.flush()
+    os.fsync(writer.fileno())
+    writer.close()

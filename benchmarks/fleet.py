@@ -1,0 +1,68 @@
+"""A fleet: N real client processes load one model (or data set) at the same moment.
+
+    python benchmarks/fleet.py [--clients 16,64] [--client snapshot|transformers|datasets]
+
+Each client is its own Python process with a fresh HF_HOME, running `snapshot_download`,
+transformers' `from_pretrained` or datasets' `load_dataset` against one distribution: cold (a
+new cache, so the whole fleet shares the first downloads) and warm (the same cache again, fresh
+client caches). The same clients straight at the fake hub are the baseline, in the same run.
+Every failure is reported with its cause. Writes benchmarks/results/fleet.json.
+
+Run by the test command at 16 clients (`test_fleet.py`); the 64-client figures come from here.
+"""
+
+import argparse
+import sys
+import uuid
+
+from harness import ROOT, FakeHub, Pulp, log, python, write_result
+
+sys.path.insert(0, str(ROOT))
+from pulp_hugging_face.tests.functional.fleet import CLIENT_CODE, run_fleet
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", default="16,64")
+    parser.add_argument("--client", default="snapshot", choices=sorted(CLIENT_CODE))
+    parser.add_argument("--client-python", default=None, help="default: the test venv's")
+    args = parser.parse_args()
+    client_python = args.client_python or python()
+    hub = FakeHub()
+    pulp = Pulp(hub.url)
+    runs = []
+    try:
+        for clients in [int(c) for c in args.clients.split(",")]:
+            log(f"{clients} clients straight at the fake hub")
+            # Straight at the fake hub, hf_xet would talk to its (fake) CAS: without it.
+            baseline = run_fleet(
+                hub.url, clients, args.client, client_python, extra_env={"HF_HUB_DISABLE_XET": "1"}
+            )
+            remote, distribution = pulp.cache(f"bench-fleet-{uuid.uuid4().hex[:8]}", hub.url)
+            endpoint = distribution["base_url"].rstrip("/")
+            try:
+                log(f"{clients} clients, cold cache")
+                cold = run_fleet(endpoint, clients, args.client, client_python)
+                log(f"{clients} clients, warm cache")
+                hub.reset()
+                warm = run_fleet(endpoint, clients, args.client, client_python)
+                warm["upstream_requests"] = hub.stats()["total"]
+            finally:
+                pulp.drop(remote, distribution)
+            for name, run in (("baseline", baseline), ("cold", cold), ("warm", warm)):
+                ratio = run["wall_s"] / baseline["wall_s"] if baseline["wall_s"] else None
+                log(
+                    f"  {name}: wall {run['wall_s']:.1f} s ({ratio:.2f}x), {run['failures']} failed"
+                )
+                runs.append({"client": args.client, "phase": name, "ratio": ratio, **run})
+        write_result(
+            f"fleet-{args.client}",
+            {"command": "python benchmarks/fleet.py " + " ".join(sys.argv[1:]), "runs": runs},
+        )
+    finally:
+        pulp.stop()
+        hub.stop()
+
+
+if __name__ == "__main__":
+    main()
