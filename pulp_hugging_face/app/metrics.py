@@ -177,7 +177,13 @@ def _base():
 
 
 def measured(handle):
-    """Wrap the Hub routes' handler: count each request by outcome, time resolve HEADs."""
+    """Wrap the Hub routes' handler: count each request by outcome, time resolve HEADs.
+
+    Without OTEL_ENABLED (and no provider set by a test) the handler is left as it is: the warm
+    path pays nothing for metrics nobody exports.
+    """
+    if _instruments is None and not settings.OTEL_ENABLED:
+        return handle
 
     @wraps(handle)
     async def measured_handle(request):
