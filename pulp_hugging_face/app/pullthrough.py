@@ -363,7 +363,10 @@ async def stream(request, current, headers):
             if not current.succeeded:
                 limit = min(limit, size - 1)
             if position < limit:
-                position += await _send(request, response, reader, position, limit - position)
+                sent = await _send(request, response, reader, position, limit - position)
+                position += sent
+                if not sent:  # the file is not as long as it looked: wait for the leader
+                    await current.changed()
             elif current.finished and not current.succeeded:
                 log.warning("Upstream download for %s failed: %s", request.path, current.error)
                 request.transport.close()  # cut short: the client sees a broken transfer
@@ -383,8 +386,9 @@ async def _send(request, response, reader, position, length):
     if _sendfile_works:
         loop = asyncio.get_running_loop()
         try:
-            await loop.sendfile(request.transport, reader.file, position, length, fallback=False)
-            return length
+            return await loop.sendfile(
+                request.transport, reader.file, position, length, fallback=False
+            )
         except (NotImplementedError, asyncio.SendfileNotAvailableError):
             _sendfile_works = False  # this event loop or transport has none (uvloop, TLS)
     chunk = await reader.read(position, min(length, CHUNK_SIZE))
