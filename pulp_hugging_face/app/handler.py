@@ -15,7 +15,7 @@ from django.conf import settings
 from pulpcore.plugin.content import Handler, PathNotResolved
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
-from . import hub, pullthrough
+from . import hub, pullthrough, versions
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
     HuggingFaceContent,
@@ -71,6 +71,10 @@ class HuggingFaceHandler(Handler):
         remote = await self._remote(distribution)
         try:
             hub_request = hub.parse_hub_path(self._relative_raw_path(request, distribution))
+            if hub_request is not None:  # a repository version answers first (versions.py)
+                answer = await versions.answer(self, request, distribution, remote, hub_request)
+                if answer is not None:
+                    return answer
             if hub_request is None or remote is None:
                 raise hub.HubError(404, hub.REPO_NOT_FOUND, "Not a Hub path served here.")
             if isinstance(hub_request, hub.ResolveRequest):
