@@ -140,12 +140,12 @@ async def _tree(metadata, repo, commit):
 async def _plan(metadata, remote, plan):
     """Resolve the revision, list the commit, choose the files, make the metadata units."""
     repo = plan.repo
-    info_answer = await metadata.info(repo, plan.revision, ())
+    info_answer = await metadata.current_info(repo, plan.revision, ())
     info = hub.parse_json_answer(info_answer.body)
     plan.commit = commit = hub.info_commit(info, plan.revision)
     if not hub.is_commit(plan.revision):
         plan.revisions.append(plan.revision)
-    default = await metadata.info(repo, None, ())
+    default = await metadata.current_info(repo, None, ())
     if hub.info_commit(hub.parse_json_answer(default.body)) == commit:
         plan.revisions.append("")  # the default branch: `api/{type}s/{id}` without a revision
     plan.metadata.append(

@@ -6,6 +6,7 @@ promotion by moving the distribution; with a remote too: the version first); 5. 
 """
 
 import time
+import uuid
 
 import pytest
 import requests
@@ -54,12 +55,15 @@ def version_content(api_session, bindings_cfg):
 
 
 @pytest.fixture
-def frozen_endpoint(hf_distribution_factory, hugging_face_bindings):
+def frozen_endpoint(gen_object_with_cleanup, hugging_face_bindings):
     """`frozen_endpoint(repository=href | repository_version=href)`: a distribution without a
     remote, serving that repository's latest version or that version."""
 
     def _endpoint(**where):
-        distribution = hf_distribution_factory(remote=None, **where)
+        body = {"name": str(uuid.uuid4()), "base_path": str(uuid.uuid4()), **where}
+        api = hugging_face_bindings.DistributionsHuggingFaceApi
+        distribution = gen_object_with_cleanup(api, body)
+        assert distribution.remote is None
         return distribution.base_url.rstrip("/"), distribution
 
     return _endpoint
@@ -185,7 +189,7 @@ fs = HfFileSystem()
 root = {model!r} if revision == "main" else {model!r} + "@" + revision
 listing = sorted(e["name"].split("/", 2)[2] for e in fs.ls(root + "/1_Pooling", detail=True))
 weights = fs.info(root + "/model.safetensors")
-with fs.open(root + "/model.safetensors", "rb", block_size=0) as f:
+with fs.open(root + "/model.safetensors", "rb", block_size=64 * 1024) as f:
     f.seek(1000)
     window = hashlib.sha256(f.read(4096)).hexdigest()
 result = {{
@@ -211,7 +215,8 @@ class TestOfflineAfterPrefetch:
         fake_hub,
         hf_remote_factory,
         hf_repository_factory,
-        hf_distribution_factory,
+        gen_object_with_cleanup,
+        hugging_face_bindings,
         bindings_cfg,
         monitor_task,
         tmp_path_factory,
@@ -239,7 +244,15 @@ class TestOfflineAfterPrefetch:
             f"MEASURED prefetch of {files.total} files, {size / 1e6:.1f} MB in {elapsed:.1f} s: "
             f"{files.total / elapsed:.1f} files/s, {size / 1e6 / elapsed:.1f} MB/s"
         )
-        distribution = hf_distribution_factory(remote=None, repository=repository.pulp_href)
+        distribution = gen_object_with_cleanup(
+            hugging_face_bindings.DistributionsHuggingFaceApi,
+            {
+                "name": str(uuid.uuid4()),
+                "base_path": str(uuid.uuid4()),
+                "repository": repository.pulp_href,
+            },
+        )
+        assert distribution.remote is None
         commit = fake_hub.commit_sha(MODEL_ID, "main")
         direct = {}
         for revision in ("main", commit):
