@@ -52,7 +52,7 @@ def test_tree_of_what_is_not_a_folder_is_none(subpath):
     assert hub.tree_entries(ENTRIES, subpath, False) is None
 
 
-def test_paths_info_gives_the_known_paths_in_the_order_asked():
+def test_paths_info_gives_the_known_paths_in_the_order_given():
     answer = hub.paths_info_entries(ENTRIES, ["docs", "nope", "config.json"])
     assert paths(answer) == ["docs", "config.json"]
 

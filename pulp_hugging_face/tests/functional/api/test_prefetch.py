@@ -311,7 +311,38 @@ def test_frozen_version_answers_entry_not_found_for_what_it_lacks(
     assert sorted(e["path"] for e in tree.json() if e["type"] == "file") == sorted(
         p for p in hub_reset.repo(MODEL_ID)["files"]["A"] if p.endswith(".json")
     )
+    paths_info = requests.post(
+        f"{endpoint}/api/models/{MODEL_ID}/paths-info/{commit}",
+        data={"paths": ["config.json", "big.bin", "1_Pooling"]},
+    )
+    assert paths_info.status_code == 200
+    assert sorted((e["path"], e["type"]) for e in paths_info.json()) == [
+        ("1_Pooling", "directory"),
+        ("config.json", "file"),
+    ]
     assert hub_reset.count() == 0, hub_reset.stats()["requests"]
+
+
+def test_prefetch_of_a_missing_repo_fails_and_makes_no_version(
+    hf_remote_factory,
+    hf_repository_factory,
+    api_session,
+    bindings_cfg,
+    hugging_face_bindings,
+    pulpcore_bindings,
+    hub_reset,
+):
+    repository = hf_repository_factory(remote=hf_remote_factory().pulp_href)
+    url = f"{bindings_cfg.host}{repository.pulp_href}sync/"
+    task_href = api_session.post(url, json={"repos": [{"repo_id": "fake-org/nope"}]}).json()["task"]
+    deadline = time.monotonic() + 120
+    while (task := pulpcore_bindings.TasksApi.read(task_href)).state not in ("completed", "failed"):
+        assert time.monotonic() < deadline
+        time.sleep(0.5)
+    assert task.state == "failed"
+    assert "RepoNotFound" in task.error["description"]
+    latest = hugging_face_bindings.RepositoriesHuggingFaceApi.read(repository.pulp_href)
+    assert latest.latest_version_href.endswith("/versions/0/")
 
 
 def test_promote_a_version_by_moving_the_distribution(
