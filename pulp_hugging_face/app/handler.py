@@ -98,7 +98,7 @@ class HuggingFaceHandler(Handler):
         try:
             hub_request = hub.parse_hub_path(self._relative_raw_path(request, view.distribution))
             if hub_request is not None:  # a repository version answers first (versions.py)
-                answer = await versions.answer(
+                answer, hub_request = await versions.answer(
                     self, request, view.distribution, view.remote, hub_request
                 )
                 if answer is not None:

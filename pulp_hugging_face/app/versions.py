@@ -4,8 +4,8 @@ A distribution serves a version when it has `repository_version` set, or a `repo
 latest version). Without a remote it is *frozen*: every answer comes from the version, a branch
 resolves to the commit recorded in it, and whatever the version lacks is a clean 404
 (`EntryNotFound`, `RevisionNotFound`, `RepoNotFound`), never an upstream call. With a remote as
-well, the version answers what it knows and the rest goes through the remote (`answer` returns
-None).
+well, the version answers what it knows and the rest goes through the remote, at the commit
+the version records for the revision asked for.
 
 Tree and paths-info answers are made from the version's recursive listing of the commit (every
 upstream page joined), so any folder, recursion and path list is answered; a frozen version
@@ -15,6 +15,7 @@ process memory by unit.
 
 import json
 from collections import OrderedDict
+from dataclasses import replace
 
 from aiohttp import web
 
@@ -183,7 +184,7 @@ async def _resolve(handler, request, view, resolve_request):
             raise _entry_not_found(path, commit)
         if view.frozen:
             raise _entry_not_found(path, commit, f"{path} at {commit} is not in this version.")
-        return None
+        return replace(resolve_request, revision=commit)
     headers = {**hub.resolve_headers(facts, path), "X-Pulp-Cache": VERSION_CACHE}
     if request.method == "HEAD":
         return web.Response(headers={**headers, "Content-Length": str(facts.size)})
@@ -195,7 +196,7 @@ async def _resolve(handler, request, view, resolve_request):
     if content_artifact is None:  # the unit's bytes are not in this Pulp's storage
         if view.frozen:
             raise _entry_not_found(path, commit, f"The bytes of {path} are not stored here.")
-        return None
+        return replace(resolve_request, revision=commit)
     from .handler import HUB_ETAG
 
     request[HUB_ETAG] = headers["ETag"]
@@ -232,10 +233,11 @@ async def _api(request, view, api_request):
         return None
     headers = {}
     if endpoint == "info":
-        return await _info(request, view, repo, commit, headers)
+        return await _info(request, view, api_request, commit, headers)
     entries = await view.visible_entries(repo, commit)
     if entries is None:
-        return view._not_found(404, hub.REVISION_NOT_FOUND, f"No listing of {commit} here.")
+        view._not_found(404, hub.REVISION_NOT_FOUND, f"No listing of {commit} here.")
+        return replace(api_request, revision=commit)
     if endpoint == "paths-info":
         paths = await _paths_info_paths(request)
         answer = hub.paths_info_entries(entries, paths)
@@ -247,13 +249,15 @@ async def _api(request, view, api_request):
     return _response(request, 200, json.dumps(answer).encode(), headers)
 
 
-async def _info(request, view, repo, commit, headers):
+async def _info(request, view, api_request, commit, headers):
+    repo = api_request.repo
     query = hub.allowed_query("info", request.query.items())
     units = view._units(HuggingFaceMetadata, repo, commit=commit, endpoint=HuggingFaceMetadata.INFO)
     unit = await units.filter(key=HuggingFaceMetadata.key_of("info", commit, "", query)).afirst()
     unit = unit or await units.filter(key=HuggingFaceMetadata.key_of("info", commit)).afirst()
     if unit is None:
-        return view._not_found(404, hub.REVISION_NOT_FOUND, f"No info of {commit} here.")
+        view._not_found(404, hub.REVISION_NOT_FOUND, f"No info of {commit} here.")
+        return replace(api_request, revision=commit)
     info = json.loads(unit.body)
     if view.frozen and isinstance(info.get("siblings"), list):
         held = await view.held(repo, commit)
@@ -262,10 +266,18 @@ async def _info(request, view, repo, commit, headers):
 
 
 async def answer(handler, request, distribution, remote, hub_request):
-    """The answer from the distribution's repository version; None: not served from one."""
+    """(the answer from the distribution's repository version, None) or (None, the request
+    the remote is to answer): as asked, or pinned to the commit the version records for its
+    revision, so that a version's branch means one commit, files pulled through included."""
     view = await view_for(distribution, remote)
     if view is None:
-        return None
+        return None, hub_request
     if isinstance(hub_request, hub.ResolveRequest):
-        return await _resolve(handler, request, view, hub_request)
-    return await _api(request, view, hub_request)
+        answered = await _resolve(handler, request, view, hub_request)
+    else:
+        answered = await _api(request, view, hub_request)
+    if answered is None:
+        return None, hub_request
+    if isinstance(answered, hub.ResolveRequest | hub.ApiRequest):
+        return None, answered
+    return answered, hub_request

@@ -398,7 +398,13 @@ def test_version_first_then_pull_through_with_a_remote(
     probe = requests.head(f"{endpoint}/{MODEL_ID}/resolve/main/added_tokens.json")
     assert probe.status_code == 404 and probe.headers["X-Error-Code"] == "EntryNotFound"
     assert hub_reset.count() == 0
-    vocab = requests.get(f"{endpoint}/{MODEL_ID}/resolve/main/vocab.txt")
-    assert vocab.status_code == 200
-    assert vocab.content == hub_reset.file_bytes(MODEL_ID, "vocab.txt")
-    assert hub_reset.count() > 0  # not in the version: pulled through
+    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    try:
+        hub_reset.move_branch(MODEL_ID, "B")  # the version's main stays where it was
+        vocab = requests.get(f"{endpoint}/{MODEL_ID}/resolve/main/vocab.txt")
+        upstream_requests = hub_reset.count()
+    finally:
+        hub_reset.reset(everything=True)
+    assert vocab.status_code == 200 and vocab.headers["X-Repo-Commit"] == commit
+    assert vocab.content == hub_reset.file_bytes(MODEL_ID, "vocab.txt", revision=commit)
+    assert upstream_requests > 0  # not in the version: pulled through
