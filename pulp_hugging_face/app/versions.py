@@ -203,22 +203,7 @@ async def _resolve(handler, request, view, resolve_request):
     return await handler._serve_content_artifact(content_artifact, headers, request)
 
 
-async def _paths_info_paths(request):
-    if request.content_type == "application/json":
-        try:
-            payload = await request.json()
-        except ValueError:
-            raise hub.BadHubPath("The request body is not JSON.")
-        if not isinstance(payload, dict):
-            raise hub.BadHubPath("Expected a JSON object with 'paths'.")
-        form = hub.paths_info_form(payload.get("paths", []), payload.get("expand", False))
-    else:
-        form = await request.post()
-        form = hub.paths_info_form(form.getall("paths", []), form.get("expand", "false"))
-    return [value for name, value in form if name == "paths"]
-
-
-async def _api(request, view, api_request):
+async def _api(handler, request, view, api_request):
     endpoint = api_request.endpoint
     if endpoint == "paths-info":
         if request.method != "POST":
@@ -239,7 +224,8 @@ async def _api(request, view, api_request):
         view._not_found(404, hub.REVISION_NOT_FOUND, f"No listing of {commit} here.")
         return replace(api_request, revision=commit)
     if endpoint == "paths-info":
-        paths = await _paths_info_paths(request)
+        form = await handler._paths_info_form(request)  # the handler's parsing and checks
+        paths = [value for name, value in form if name == "paths"]
         answer = hub.paths_info_entries(entries, paths)
     else:
         recursive = hub.is_true(request.query.get("recursive", "false"))
@@ -275,7 +261,7 @@ async def answer(handler, request, distribution, remote, hub_request):
     if isinstance(hub_request, hub.ResolveRequest):
         answered = await _resolve(handler, request, view, hub_request)
     else:
-        answered = await _api(request, view, hub_request)
+        answered = await _api(handler, request, view, hub_request)
     if answered is None:
         return None, hub_request
     if isinstance(answered, hub.ResolveRequest | hub.ApiRequest):
