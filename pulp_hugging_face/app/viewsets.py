@@ -8,9 +8,11 @@ from rest_framework.views import APIView
 
 from pulpcore.plugin import viewsets as core_viewsets
 from pulpcore.plugin.actions import ModifyRepositoryActionMixin
+from pulpcore.plugin.serializers import AsyncOperationResponseSerializer
+from pulpcore.plugin.tasking import dispatch
 from pulpcore.plugin.util import get_domain, get_objects_for_user
 
-from . import models, serializers
+from . import models, serializers, tasks
 from .cache_stats import DEFAULT_TOP, MAX_TOP, cache_stats
 
 
@@ -142,6 +144,45 @@ def _top(request):
         raise drf_serializers.ValidationError({"top": exc.detail})
 
 
+_CONTENT_READ_POLICY = HuggingFaceContentViewSet.DEFAULT_ACCESS_POLICY
+
+
+class HuggingFaceRevisionFilter(core_viewsets.ContentFilter):
+    repo_id = CharFilter(field_name="repo_id")
+
+    class Meta:
+        model = models.HuggingFaceRevision
+        fields = ["repo_type", "repo_id", "revision", "commit"]
+
+
+class HuggingFaceMetadataFilter(core_viewsets.ContentFilter):
+    repo_id = CharFilter(field_name="repo_id")
+
+    class Meta:
+        model = models.HuggingFaceMetadata
+        fields = ["repo_type", "repo_id", "commit", "endpoint"]
+
+
+class HuggingFaceRevisionViewSet(core_viewsets.ReadOnlyContentViewSet):
+    """Revision -> commit mappings that prefetch recorded in repository versions."""
+
+    endpoint_name = "revisions"
+    queryset = models.HuggingFaceRevision.objects.all()
+    serializer_class = serializers.HuggingFaceRevisionSerializer
+    filterset_class = HuggingFaceRevisionFilter
+    DEFAULT_ACCESS_POLICY = _CONTENT_READ_POLICY
+
+
+class HuggingFaceMetadataViewSet(core_viewsets.ReadOnlyContentViewSet):
+    """Hub answers (info, tree, EntryNotFound) that prefetch recorded in repository versions."""
+
+    endpoint_name = "metadata"
+    queryset = models.HuggingFaceMetadata.objects.all()
+    serializer_class = serializers.HuggingFaceMetadataSerializer
+    filterset_class = HuggingFaceMetadataFilter
+    DEFAULT_ACCESS_POLICY = _CONTENT_READ_POLICY
+
+
 class HuggingFaceRemoteViewSet(core_viewsets.RemoteViewSet, core_viewsets.RolesMixin):
     """An upstream Hugging Face Hub; its token is write-only."""
 
@@ -208,7 +249,11 @@ class HuggingFaceRepositoryViewSet(
     serializer_class = serializers.HuggingFaceRepositorySerializer
     queryset_filtering_required_permission = "hugging_face.view_huggingfacerepository"
     DEFAULT_ACCESS_POLICY = _access_policy(
-        "huggingfacerepository", extra_object_actions=[("modify", "modify_huggingfacerepository")]
+        "huggingfacerepository",
+        extra_object_actions=[
+            ("modify", "modify_huggingfacerepository"),
+            ("sync", "sync_huggingfacerepository"),
+        ],
     )
     LOCKED_ROLES = _locked_roles(
         "huggingfacerepository",
@@ -218,6 +263,36 @@ class HuggingFaceRepositoryViewSet(
             "repair_huggingfacerepository",
         ),
     )
+
+    @extend_schema(
+        description="Prefetch Hub repos at revisions into one new repository version: every "
+        "selected file and the metadata to answer clients without upstream.",
+        summary="Prefetch (sync) Hub repos",
+        request=serializers.PrefetchSerializer,
+        responses={202: AsyncOperationResponseSerializer},
+    )
+    @decorators.action(
+        detail=True, methods=["post"], serializer_class=serializers.PrefetchSerializer
+    )
+    def sync(self, request, pk):
+        repository = self.get_object()
+        serializer = serializers.PrefetchSerializer(
+            data=request.data, context={"request": request, "repository": repository}
+        )
+        serializer.is_valid(raise_exception=True)
+        remote = serializer.validated_data["remote"]
+        repos = [dict(spec) for spec in serializer.validated_data["repos"]]
+        task = dispatch(
+            tasks.prefetch,
+            exclusive_resources=[repository],
+            shared_resources=[remote],
+            kwargs={
+                "repository_pk": str(repository.pk),
+                "remote_pk": str(remote.pk),
+                "repos": repos,
+            },
+        )
+        return core_viewsets.OperationPostponedResponse(task, request)
 
 
 REPOSITORY_PERMS = "has_repository_model_or_domain_or_obj_perms"
