@@ -1,0 +1,87 @@
+"""Markdown tables of the benchmark results, for the Performance and Operating under load pages.
+
+python benchmarks/report.py
+"""
+
+import json
+
+from harness import RESULTS
+
+
+def load(name):
+    path = RESULTS / f"{name}.json"
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def warm_table(warm):
+    runs = {(r["target"], r["kind"], r["connections"]): r for r in warm["runs"]}
+    lines = [
+        f"`{warm['command']}` ({warm['recorded']}, {warm['cpus']} cores"
+        + (f", load average {warm['load_average']}" if "load_average" in warm else "")
+        + ")",
+        "",
+        "| request | connections | Pulp req/s | p50 / p99 ms | nginx req/s | p99 ms | ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (target, kind, count), run in sorted(runs.items(), key=lambda kv: (kv[0][1], kv[0][2])):
+        if target != "pulp" or kind == "GET bulk":
+            continue
+        ref = runs[("nginx", kind, count)]
+        lat, ref_lat = run["latency_ms"], ref["latency_ms"]
+        lines.append(
+            f"| {kind} | {count} | {run['rps']:,.0f} | {lat.get('p50', 0):.1f} / "
+            f"{lat.get('p99', 0):.1f} | {ref['rps']:,.0f} | {ref_lat.get('p99', 0):.1f} | "
+            f"{run['rps'] / ref['rps']:.2f} |"
+        )
+    lines += ["", "| bulk GET 90.9 MB | connections | Pulp MB/s | nginx MB/s | ratio |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    for (target, kind, count), run in sorted(runs.items()):
+        if target == "pulp" and kind == "GET bulk":
+            ref = runs[("nginx", kind, count)]
+            lines.append(
+                f"| | {count} | {run['bytes_per_s'] / 1e6:,.0f} | "
+                f"{ref['bytes_per_s'] / 1e6:,.0f} | {run['bytes_per_s'] / ref['bytes_per_s']:.2f} |"
+            )
+    rss = [p["rss_mb"]["max"] for p in warm["content_processes"].values()]
+    if rss:
+        lines += ["", f"Resident memory of each content process, at most: {max(rss):.0f} MB."]
+    return "\n".join(lines)
+
+
+def cold_table(cold):
+    lines = [f"`{cold['command']}` ({cold['recorded']})", "",
+             "| network | file | size | direct s | through Pulp s | ratio |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    for network in ("loopback", "wan"):
+        for r in cold.get(network, []):
+            lines.append(
+                f"| {network} | {r['file']} | {r['size'] / 1e6:,.1f} MB | {r['direct_s']:.3f} | "
+                f"{r['pulp_s']:.3f} | {r['ratio']:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def fleet_table(fleet):
+    lines = [f"`{fleet['command']}` ({fleet['recorded']})", "",
+             "| clients | phase | wall s | p50 s | p99 s | vs straight at the hub | failures |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for r in fleet["runs"]:
+        lines.append(
+            f"| {r['clients']} | {r['phase']} | {r['wall_s']:.1f} | {r['p50_s']:.1f} | "
+            f"{r['p99_s']:.1f} | {r['ratio']:.2f}x | {r['failures']} |"
+        )
+    return "\n".join(lines)
+
+
+def main():
+    for name, table in (
+        ("warm", warm_table),
+        ("cold", cold_table),
+        ("fleet-snapshot", fleet_table),
+    ):
+        if data := load(name):
+            print(f"### {name}\n\n{table(data)}\n")
+
+
+if __name__ == "__main__":
+    main()
