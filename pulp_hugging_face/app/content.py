@@ -10,6 +10,7 @@ from django.conf import settings
 
 from pulpcore.plugin.content import app
 
+from .access import flush_on_shutdown
 from .handler import HuggingFaceHandler, keep_hub_etag
 from .upstream import close_all
 
@@ -20,6 +21,7 @@ def _add_routes():
         prefix += "{pulp_domain}/"
     handler = HuggingFaceHandler()
     app.on_cleanup.append(close_all)
+    app.on_cleanup.append(flush_on_shutdown)
     app.on_response_prepare.append(keep_hub_etag)
     app.add_routes(
         [

@@ -15,7 +15,7 @@ from django.conf import settings
 from pulpcore.plugin.content import Handler, PathNotResolved
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
-from . import hub, pullthrough
+from . import access, hub, policy, pullthrough, storage
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
     HuggingFaceContent,
@@ -73,6 +73,8 @@ class HuggingFaceHandler(Handler):
             hub_request = hub.parse_hub_path(self._relative_raw_path(request, distribution))
             if hub_request is None or remote is None:
                 raise hub.HubError(404, hub.REPO_NOT_FOUND, "Not a Hub path served here.")
+            if denial := policy.check_request(remote.rules, hub_request):  # before any upstream
+                raise denial.hub_error()
             if isinstance(hub_request, hub.ResolveRequest):
                 if request.method not in ("GET", "HEAD"):
                     raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
@@ -127,6 +129,9 @@ class HuggingFaceHandler(Handler):
 
     async def _resolve(self, request, distribution, remote, resolve_request):
         facts, state = await HubMetadata(remote).file_facts(resolve_request)
+        if denial := policy.check_request(remote.rules, resolve_request, facts.size):
+            raise denial.hub_error()
+        access.record(remote.pk, resolve_request.repo, facts.commit, resolve_request.filename)
         headers = {
             **hub.resolve_headers(facts, resolve_request.filename),
             **_cache_headers(state),
@@ -175,6 +180,7 @@ class HuggingFaceHandler(Handler):
             return await self._serve_content_artifact(content_artifact, headers, request)
         if remote.policy == HuggingFaceRemote.STREAMED:
             return await self._stream_without_storing(request, remote, url, relative_path, headers)
+        await storage.admit(remote, facts.size)  # a 507 when it cannot fit under max_size
         fetch = partial(
             pullthrough.fetch_and_store, self, remote, url, relative_path, facts, repository
         )

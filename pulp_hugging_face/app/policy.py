@@ -73,7 +73,10 @@ class Denial:
     message: str
 
     def hub_error(self):
-        return hub.HubError(403, None, self.message)
+        # `GatedRepo` is the one 403 code that huggingface_hub raises as is (GatedRepoError,
+        # with this message) from hf_hub_download; without a code it reports "check your
+        # connection" (LocalEntryNotFoundError) and hides the rule.
+        return hub.HubError(403, hub.GATED_REPO, self.message)
 
 
 # --- matching ---------------------------------------------------------------------------------
@@ -157,6 +160,13 @@ def check(rules, repo_type, repo_id, path=None, size=None):
     if denial is None and path is not None:
         denial = check_file(rules, path, size)
     return denial
+
+
+def check_request(rules, request, size=None):
+    """`check` for a parsed Hub request: file rules for a resolve, repo rules for an API call
+    (listings of an allowed repo keep naming denied files, as the hub would)."""
+    path = getattr(request, "filename", None)
+    return check(rules, request.repo.repo_type, request.repo.repo_id, path, size)
 
 
 # --- validation (when a remote is saved) ------------------------------------------------------

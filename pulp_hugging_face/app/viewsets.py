@@ -1,9 +1,13 @@
 from django_filters import CharFilter
+from drf_spectacular.utils import extend_schema
+from rest_framework import decorators
 
 from pulpcore.plugin import viewsets as core_viewsets
 from pulpcore.plugin.actions import ModifyRepositoryActionMixin
+from pulpcore.plugin.serializers import AsyncOperationResponseSerializer
+from pulpcore.plugin.viewsets import OperationPostponedResponse
 
-from . import models, serializers
+from . import models, serializers, storage
 
 
 def _access_policy(model_name, extra_object_actions=()):
@@ -125,8 +129,22 @@ class HuggingFaceRemoteViewSet(core_viewsets.RemoteViewSet, core_viewsets.RolesM
     queryset = models.HuggingFaceRemote.objects.all()
     serializer_class = serializers.HuggingFaceRemoteSerializer
     queryset_filtering_required_permission = "hugging_face.view_huggingfaceremote"
-    DEFAULT_ACCESS_POLICY = _access_policy("huggingfaceremote")
+    DEFAULT_ACCESS_POLICY = _access_policy(
+        "huggingfaceremote", extra_object_actions=[("evict", "change_huggingfaceremote")]
+    )
     LOCKED_ROLES = _locked_roles("huggingfaceremote")
+
+    @extend_schema(
+        description="Evict the least recently used files until the remote is under its "
+        "max_size and max_unused_age (files of frozen repository versions stay).",
+        summary="Evict files",
+        request=None,
+        responses={202: AsyncOperationResponseSerializer},
+    )
+    @decorators.action(detail=True, methods=["post"])
+    def evict(self, request, pk):
+        remote = self.get_object()
+        return OperationPostponedResponse(storage.dispatch_eviction(remote), request)
 
 
 class HuggingFaceRepositoryViewSet(
