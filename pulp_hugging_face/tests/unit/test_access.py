@@ -25,7 +25,7 @@ def test_a_request_only_notes_the_time_in_memory(pending, monkeypatch):
     assert writes == []
 
 
-def test_many_requests_for_one_file_are_one_row_of_the_batch(pending, monkeypatch):
+def test_many_requests_for_one_file_are_one_row_of_the_batch(pending):
     for _ in range(1000):
         access.record("remote", REPO, COMMIT, "config.json")
     access.record("remote", REPO, COMMIT, "model.safetensors")

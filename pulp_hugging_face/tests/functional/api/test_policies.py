@@ -6,6 +6,8 @@ import pytest
 import requests
 from pulp_glue.common.exceptions import PulpHTTPError
 
+from pulp_hugging_face.pytest_plugin import client_pythons
+from pulp_hugging_face.tests.functional.api.test_client_generations import GENERATIONS
 from pulp_hugging_face.tests.functional.fake_hub import DATASET_ID, MODEL_ID
 
 CLIENT_ERROR = """
@@ -34,9 +36,9 @@ except GatedRepoError as exc:
 """
 
 
-def client_error(hf_client, endpoint, repo_id, filename, repo_type="model"):
+def client_error(hf_client, endpoint, repo_id, filename, repo_type="model", python=None):
     code = CLIENT_ERROR.format(repo_id=repo_id, filename=filename, repo_type=repo_type)
-    return hf_client(code, endpoint)
+    return hf_client(code, endpoint, python=python)
 
 
 def resolve_url(endpoint, filename, repo_id=MODEL_ID, revision="main"):
@@ -165,6 +167,21 @@ def test_a_denied_file_is_a_typed_client_error_and_other_files_are_served(
     assert hub_reset.count() == 0
 
     assert client_error(hf_client, cache.endpoint, MODEL_ID, "config.json") == {"error": None}
+
+
+@pytest.mark.parametrize("generation", GENERATIONS)
+def test_older_client_generations_get_the_same_typed_error_for_a_denied_file(
+    hf_cache_factory, hub_reset, hf_client, generation
+):
+    python = client_pythons().get(generation)
+    assert python, f"PULP_HF_CLIENT_PYTHONS has no {generation} interpreter (scripts/run-tests)"
+    cache = hf_cache_factory(deny_files=["*.bin"])
+
+    denied = client_error(hf_client, cache.endpoint, MODEL_ID, "big.bin", python=python)
+
+    assert denied["error"] == "GatedRepoError"
+    assert "deny_files '*.bin'" in denied["text"]
+    assert hub_reset.count() == 0
 
 
 def test_listings_of_an_allowed_repo_keep_showing_denied_files(
