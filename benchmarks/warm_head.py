@@ -12,6 +12,7 @@ for a body after a HEAD that names a Content-Length.) Used to check that recordi
 import argparse
 import asyncio
 import json
+import os
 import sys
 import time
 import uuid
@@ -39,8 +40,26 @@ def create(api, auth, endpoint, body):
         time.sleep(0.2)
 
 
+def cpu_seconds(pidfile):
+    """CPU time (user + system) so far of a gunicorn master named in `pidfile` and its workers."""
+    if not pidfile:
+        return None
+    master = int(Path(pidfile).read_text().split()[0])
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if master in (pid, ppid):
+            ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 async def load(url, method, seconds, connections):
-    """(requests per second, non-200 answers) over `seconds` with `connections` clients."""
+    """(requests per second, non-200 answers, requests) over `seconds` with `connections`
+    clients."""
     done, failed = 0, 0
     deadline = time.monotonic() + seconds
     connector = aiohttp.TCPConnector(limit=connections)
@@ -56,7 +75,7 @@ async def load(url, method, seconds, connections):
 
         started = time.monotonic()
         await asyncio.gather(*(client() for _ in range(connections)))
-        return round(done / (time.monotonic() - started), 1), failed
+        return round(done / (time.monotonic() - started), 1), failed, done
 
 
 def main():
@@ -68,6 +87,10 @@ def main():
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--get", action="store_true", help="also measure warm GETs")
+    parser.add_argument(
+        "--content-pidfile",
+        help="the content app's pid file: also report its CPU milliseconds per request",
+    )
     args = parser.parse_args()
     auth = (args.username, args.password)
 
@@ -88,10 +111,18 @@ def main():
         result = {"url_kind": "resolve/main (branch, fresh within metadata_ttl)", "head": []}
         if args.get:
             result["get"] = []
+        if args.content_pidfile:
+            result["head_cpu_ms"] = []
         for _ in range(args.rounds):
-            result["head"].append(asyncio.run(load(url, "HEAD", args.seconds, args.connections)))
+            cpu = cpu_seconds(args.content_pidfile)
+            rate, failed, done = asyncio.run(load(url, "HEAD", args.seconds, args.connections))
+            result["head"].append((rate, failed))
+            if cpu is not None:
+                spent = cpu_seconds(args.content_pidfile) - cpu
+                result["head_cpu_ms"].append(round(1000 * spent / max(done, 1), 2))
             if args.get:
-                result["get"].append(asyncio.run(load(url, "GET", args.seconds, args.connections)))
+                rate, failed, _ = asyncio.run(load(url, "GET", args.seconds, args.connections))
+                result["get"].append((rate, failed))
         result["upstream_requests_while_warm"] = hub.count()
         requests.delete(args.api + distribution["pulp_href"], auth=auth)
         requests.delete(args.api + remote["pulp_href"], auth=auth)
