@@ -129,7 +129,7 @@ class HuggingFaceHandler(Handler):
 
     async def _resolve(self, request, distribution, remote, resolve_request):
         facts, state = await HubMetadata(remote).file_facts(resolve_request)
-        if denial := policy.check_request(remote.rules, resolve_request, facts.size):
+        if denial := policy.check_size(remote.rules, resolve_request.filename, facts.size):
             raise denial.hub_error()
         access.record(remote.pk, resolve_request.repo, facts.commit, resolve_request.filename)
         headers = {

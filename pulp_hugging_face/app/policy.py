@@ -109,9 +109,12 @@ def _first_match(patterns, matches, value):
     return next((p for p in patterns if matches(p, value)), None)
 
 
+def _repo_name(repo_type, repo_id):
+    return f"{hub.RESOLVE_PREFIXES.get(repo_type, '')}{repo_id}"
+
+
 def check_repo(rules, repo_type, repo_id):
     """None when the repo may be served, else the `Denial`."""
-    name = f"{hub.RESOLVE_PREFIXES.get(repo_type, '')}{repo_id}"
     if repo_type not in rules.repo_types:
         return Denial(
             "repo_types",
@@ -121,12 +124,25 @@ def check_repo(rules, repo_type, repo_id):
     if pattern := _first_match(rules.deny_repos, repo_matches, repo_id):
         return Denial(
             f"deny_repos {pattern!r}",
-            f"{name} is denied by this cache (rule deny_repos {pattern!r}).",
+            f"{_repo_name(repo_type, repo_id)} is denied by this cache "
+            f"(rule deny_repos {pattern!r}).",
         )
     if rules.allow_repos and not _first_match(rules.allow_repos, repo_matches, repo_id):
         return Denial(
             "allow_repos",
-            f"{name} is not allowed by this cache (rule allow_repos: no pattern matches).",
+            f"{_repo_name(repo_type, repo_id)} is not allowed by this cache "
+            "(rule allow_repos: no pattern matches).",
+        )
+    return None
+
+
+def check_size(rules, path, size):
+    """The `max_file_size` rule alone, once the size is known."""
+    if size is not None and rules.max_file_size is not None and size > rules.max_file_size:
+        return Denial(
+            "max_file_size",
+            f"{path} is {size} bytes, larger than this cache allows "
+            f"(rule max_file_size {rules.max_file_size}).",
         )
     return None
 
@@ -143,13 +159,7 @@ def check_file(rules, path, size=None):
             "allow_files",
             f"{path} is not allowed by this cache (rule allow_files: no pattern matches).",
         )
-    if size is not None and rules.max_file_size is not None and size > rules.max_file_size:
-        return Denial(
-            "max_file_size",
-            f"{path} is {size} bytes, larger than this cache allows "
-            f"(rule max_file_size {rules.max_file_size}).",
-        )
-    return None
+    return check_size(rules, path, size)
 
 
 def check(rules, repo_type, repo_id, path=None, size=None):
