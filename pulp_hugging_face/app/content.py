@@ -11,7 +11,8 @@ from django.conf import settings
 from pulpcore.plugin.content import app
 
 from .access import flush_on_shutdown
-from .handler import HuggingFaceHandler, keep_hub_etag
+from .handler import HuggingFaceHandler, hub_fast_path, keep_hub_etag
+from .memory import listen
 from .upstream import close_all
 
 
@@ -20,15 +21,25 @@ def _add_routes():
     if settings.DOMAIN_ENABLED:
         prefix += "{pulp_domain}/"
     handler = HuggingFaceHandler()
+    app.cleanup_ctx.append(listen)
     app.on_cleanup.append(close_all)
     app.on_cleanup.append(flush_on_shutdown)
     app.on_response_prepare.append(keep_hub_etag)
+    app.middlewares.insert(_before_authentication(), hub_fast_path(handler))
     app.add_routes(
         [
             web.route("*", prefix + r"{path:.+/resolve/.+}", handler.handle),
             web.route("*", prefix + r"{path:(?:.+/)?api/.+}", handler.handle),
         ]
     )
+
+
+def _before_authentication():
+    """Where the fast path goes in pulpcore's middlewares: just before its authentication."""
+    for index, middleware in enumerate(app.middlewares):
+        if getattr(middleware, "__name__", "") == "authenticate":
+            return index
+    return len(app.middlewares)
 
 
 _add_routes()

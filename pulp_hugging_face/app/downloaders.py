@@ -1,5 +1,6 @@
 """Downloading file bodies from the hub for pulpcore's pull-through machinery."""
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -7,12 +8,13 @@ from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 
-from pulpcore.plugin.download import HttpDownloader
+from pulpcore.plugin.download import DownloadResult, HttpDownloader
 from pulpcore.plugin.exceptions import DigestValidationError
 
 log = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
+BATCH = 1024 * 1024  # bytes written and hashed at a time
 MAX_REDIRECTS = 10
 # The only upstream (CDN) headers a client may see: anything else could be an ETag that is
 # not the hub's, an Xet switch, or a cookie.
@@ -72,15 +74,25 @@ class HubDownloader(HttpDownloader):
         super().__init__(url, **kwargs)
 
     async def handle_data(self, data):
-        await super().handle_data(data)
+        """Write and hash a batch of the body off the event loop (hashlib releases the GIL),
+        so the loop goes on serving other requests and receiving the next bytes meanwhile."""
+        self._ensure_writer_has_open_file()
+        self._emitted = True
+        await asyncio.to_thread(self._absorb, data)
+        if self.on_data is not None:
+            self.on_data()
+
+    def _absorb(self, data):
+        self._writer.write(data)
+        self._writer.flush()  # once per batch: readers follow the file as it grows
+        for hasher in self._digests.values():
+            hasher.update(data)
         if self.expected_git_blob_sha1 is not None:
             if self._git_hasher is None:
                 # A git blob id is the sha1 of "blob <size>\0" + bytes; a wrong size fails anyway.
                 self._git_hasher = hashlib.sha1(b"blob %d\0" % (self.expected_size or 0))
             self._git_hasher.update(data)
-        if self.on_data is not None:
-            self._writer.flush()
-            self.on_data()
+        self._size += len(data)
 
     def _ensure_writer_has_open_file(self):
         opening = self._writer is None
@@ -100,10 +112,16 @@ class HubDownloader(HttpDownloader):
         self._git_hasher = None
 
     async def finalize(self):
-        if self.expected_git_blob_sha1 is not None and self._git_hasher is None:
-            self._git_hasher = hashlib.sha1(b"blob 0\0")  # an empty file
-        await super().finalize()
-        if self._git_hasher is not None:
+        """pulpcore's finalize (flush, fsync, close, check size and digests), with the fsync off
+        the event loop, and the git blob id checked too."""
+        self._ensure_writer_has_open_file()
+        writer, self._writer = self._writer, None
+        await asyncio.to_thread(_sync_and_close, writer)
+        self.validate_digests()
+        self.validate_size()
+        if self.expected_git_blob_sha1 is not None:
+            if self._git_hasher is None:
+                self._git_hasher = hashlib.sha1(b"blob 0\0")  # an empty file
             self.git_blob_sha1 = self._git_hasher.hexdigest()
             if self.git_blob_sha1 != self.expected_git_blob_sha1:
                 raise DigestValidationError(
@@ -165,15 +183,29 @@ class HubDownloader(HttpDownloader):
         raise UpstreamProtocolError(f"More than {MAX_REDIRECTS} redirects.")
 
     async def _handle_response(self, response):
-        # Wrap handle_data once per response to know whether bytes reached the client.
-        original = self.handle_data
+        """The body in batches of `BATCH` bytes (the socket gives pieces of 16 to 64 KiB), and
+        whether any of it reached readers (then a retry from byte 0 would corrupt them)."""
+        if self.headers_ready_callback:
+            await self.headers_ready_callback(response.headers)
+        pending, pending_size = [], 0
+        async for piece in response.content.iter_any():
+            pending.append(piece)
+            pending_size += len(piece)
+            if pending_size >= BATCH:
+                await self.handle_data(b"".join(pending))
+                pending, pending_size = [], 0
+        if pending:
+            await self.handle_data(b"".join(pending))
+        await self.finalize()
+        return DownloadResult(
+            path=self.path,
+            artifact_attributes=self.artifact_attributes,
+            url=self.url,
+            headers=response.headers,
+        )
 
-        async def tracking_handle_data(data):
-            self._emitted = True
-            await original(data)
 
-        self.handle_data = tracking_handle_data
-        try:
-            return await super()._handle_response(response)
-        finally:
-            self.handle_data = original
+def _sync_and_close(writer):
+    writer.flush()
+    os.fsync(writer.fileno())
+    writer.close()

@@ -11,11 +11,14 @@ from functools import partial
 from aiohttp import web
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import InterfaceError, OperationalError, connection
 
 from pulpcore.plugin.content import Handler, PathNotResolved
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
+from pulpcore.plugin.util import set_domain
 
-from . import access, hub, policy, pullthrough, storage
+from . import access, distributions, hub, policy, pullthrough, storage
+from .memory import ARTIFACTS, memory
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
     HuggingFaceContent,
@@ -29,7 +32,17 @@ from .upstream import UpstreamUnavailable
 log = logging.getLogger(__name__)
 
 CACHE_HEADER = "X-Pulp-Cache"
+MAX_SERVE_ATTEMPTS = 3  # a download that landed is looked up again, but not forever
 HUB_ETAG = "hub_etag"  # request key: the ETag a resolve answer must carry
+
+
+DATABASE_UNAVAILABLE = hub.HubError(
+    503, None, "The cache's database is unavailable; try again.", retry_after="1"
+)
+
+
+def close_if_broken():
+    connection.close_if_unusable_or_obsolete()
 
 
 def error_response(error):
@@ -51,6 +64,19 @@ class HuggingFaceHandler(Handler):
     distribution_model = HuggingFaceDistribution
 
     async def handle(self, request):
+        try:
+            return await self._handle(request)
+        except (InterfaceError, OperationalError) as exc:
+            # The database restarted under this process: its connection is broken. Once more on
+            # a new one; answers from memory need none.
+            log.warning("Database error (%s); retrying on a new connection.", exc)
+            await sync_to_async(close_if_broken)()
+            try:
+                return await self._handle(request)
+            except (InterfaceError, OperationalError):
+                return error_response(DATABASE_UNAVAILABLE)
+
+    async def _handle(self, request):
         path = request.match_info["path"]
         try:
             # Before any database query: a NUL byte or an oversized path must not reach one.
@@ -58,52 +84,44 @@ class HuggingFaceHandler(Handler):
         except hub.HubError as error:
             return error_response(error)
         try:
-            distribution = await sync_to_async(self._match_distribution)(path)
+            view = await distributions.view_for(path)
         except PathNotResolved:
             # Not a Hugging Face distribution: the path belongs to pulpcore's generic handler.
             if request.method in ("GET", "HEAD"):
                 return await Handler().stream_content(request)
             raise
+        await distributions.remember_domain(request.match_info.get("pulp_domain", "default"))
         try:
-            await sync_to_async(self._permit_hub_client)(request, distribution)
+            await self._permit_hub_client(request, view)
         except hub.HubError as error:
             return error_response(error)
-        remote = await self._remote(distribution)
         try:
-            hub_request = hub.parse_hub_path(self._relative_raw_path(request, distribution))
-            if hub_request is None or remote is None:
+            hub_request = hub.parse_hub_path(self._relative_raw_path(request, view.distribution))
+            if hub_request is None or view.remote is None:
                 raise hub.HubError(404, hub.REPO_NOT_FOUND, "Not a Hub path served here.")
-            if denial := policy.check_request(remote.rules, hub_request):  # before any upstream
+            if denial := policy.check_request(view.remote.rules, hub_request):  # before upstream
                 raise denial.hub_error()
             if isinstance(hub_request, hub.ResolveRequest):
                 if request.method not in ("GET", "HEAD"):
                     raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
-                return await self._resolve(request, distribution, remote, hub_request)
-            return await self._api(request, distribution, remote, hub_request)
+                return await self._resolve(request, view, hub_request)
+            return await self._api(request, view.distribution, view.remote, hub_request)
         except hub.HubError as error:
             return error_response(error)
 
-    def _permit_hub_client(self, request, distribution):
+    async def _permit_hub_client(self, request, view):
         """The content guard check, with the 401 a Hub client expects when it sent no token."""
-        guard = distribution.content_guard
-        guard = guard.cast() if guard is not None else None
-        if isinstance(guard, HuggingFaceTokenContentGuard):
+        if view.guard is None:
+            return
+        if isinstance(view.guard, HuggingFaceTokenContentGuard):
             try:
-                guard.permit(request)
+                view.guard.permit(request)
             except MissingToken as exc:
                 raise hub.HubError(401, None, str(exc))
             except PermissionError as exc:
                 raise hub.HubError(403, None, str(exc))
             return
-        self._permit(request, distribution)
-
-    @staticmethod
-    async def _remote(distribution):
-        remote = distribution.remote
-        if remote is None:
-            return None
-        remote = await remote.acast()
-        return remote if isinstance(remote, HuggingFaceRemote) else None
+        await sync_to_async(self._permit)(request, view.distribution)
 
     @staticmethod
     def _relative_raw_path(request, distribution):
@@ -127,7 +145,8 @@ class HuggingFaceHandler(Handler):
 
     # --- resolve ------------------------------------------------------------------------------
 
-    async def _resolve(self, request, distribution, remote, resolve_request):
+    async def _resolve(self, request, view, resolve_request):
+        remote = view.remote
         facts, state = await HubMetadata(remote).file_facts(resolve_request)
         if denial := policy.check_size(remote.rules, resolve_request.filename, facts.size):
             raise denial.hub_error()
@@ -139,9 +158,7 @@ class HuggingFaceHandler(Handler):
         if request.method == "HEAD":
             return web.Response(headers={**headers, "Content-Length": str(facts.size)})
         request[HUB_ETAG] = headers["ETag"]
-        return await self._serve_file(
-            request, distribution, remote, resolve_request, facts, headers
-        )
+        return await self._serve_file(request, view, resolve_request, facts, headers)
 
     @staticmethod
     def _set_etag_headers(headers, sha):
@@ -155,6 +172,10 @@ class HuggingFaceHandler(Handler):
         The cache is per remote (`RemoteArtifact`), and within it the digest decides: bytes that
         another hub gave for the same commit are never served here.
         """
+        key = (remote.pk, url, facts.content_digest(), facts.size)
+        if (content_artifact := memory.stored_file(key)) is not None:
+            return content_artifact
+        generation = memory.generation
         query = ContentArtifact.objects.filter(
             remoteartifact__remote=remote, remoteartifact__url=url, artifact__isnull=False
         )
@@ -163,32 +184,42 @@ class HuggingFaceHandler(Handler):
         )
         if units is not None:  # else no digest to compare with: the remote's own download
             query = query.filter(content__in=units.values("pk"))
-        return await query.select_related("artifact__pulp_domain").afirst()
+        content_artifact = await query.select_related("artifact__pulp_domain").afirst()
+        if content_artifact is not None:
+            memory.keep_stored_file(key, content_artifact, generation)
+        return content_artifact
 
-    async def _serve_file(self, request, distribution, remote, resolve_request, facts, headers):
+    async def _serve_file(self, request, view, resolve_request, facts, headers, attempt=1):
+        remote = view.remote
         relative_path = resolve_request.path(revision=facts.commit)
         url = remote.get_remote_artifact_url(relative_path)
-        repository = None
-        if distribution.repository_id:
-            repository = await distribution.repository.acast()
         content_artifact = await self._stored_file(
-            distribution, remote, resolve_request, facts, url
+            view.distribution, remote, resolve_request, facts, url
         )
+        if content_artifact is not None and pullthrough.missing_from_disk(content_artifact):
+            memory.forget(ARTIFACTS)  # removed since it was remembered: ask the database again
+            content_artifact = await self._stored_file(
+                view.distribution, remote, resolve_request, facts, url
+            )
         if content_artifact is not None:
-            if repository is not None and repository.PULL_THROUGH_SUPPORTED:
-                await repository.async_pull_through_add_content(content_artifact)
+            await pullthrough.record_in_repository(view.repository, content_artifact)
             return await self._serve_content_artifact(content_artifact, headers, request)
         if remote.policy == HuggingFaceRemote.STREAMED:
             return await self._stream_without_storing(request, remote, url, relative_path, headers)
         await storage.admit(remote, facts.size)  # a 507 when it cannot fit under max_size
         fetch = partial(
-            pullthrough.fetch_and_store, self, remote, url, relative_path, facts, repository
+            pullthrough.fetch_and_store, self, remote, url, relative_path, facts, view.repository
         )
-        current = pullthrough.download(remote, url, facts.size, distribution.pulp_domain, fetch)
+        domain = view.distribution.pulp_domain
+        current = pullthrough.download(remote, url, facts.size, domain, fetch)
         response = await pullthrough.stream(request, current, {**headers, CACHE_HEADER: "miss"})
         if response is None:  # the download landed while we joined: it is in storage now
+            if attempt >= MAX_SERVE_ATTEMPTS:
+                raise hub.HubError(
+                    502, hub.UPSTREAM_UNAVAILABLE, "The file was stored but cannot be read back."
+                )
             return await self._serve_file(
-                request, distribution, remote, resolve_request, facts, headers
+                request, view, resolve_request, facts, headers, attempt + 1
             )
         return response
 
@@ -271,3 +302,30 @@ async def keep_hub_etag(request, response):
     etag = request.get(HUB_ETAG)
     if etag is not None and response.status in (200, 206):
         response.headers["ETag"] = etag
+
+
+def hub_fast_path(hub_handler):
+    """A middleware that answers remembered Hub requests without pulpcore's authentication.
+
+    pulpcore authenticates every content request in its one sync thread, with a domain query;
+    a Hub client's identity is its token, which the distribution's token guard (or no guard)
+    checks without a user. So a request for a distribution this process remembers, in a domain it
+    remembers, with no guard or the token guard, goes straight to the handler. Anything else
+    (not a Hub route, not remembered yet, another kind of guard) takes pulpcore's way.
+    """
+
+    @web.middleware
+    async def fast_path(request, handler):
+        match_info = request.match_info
+        if match_info.handler != hub_handler.handle:
+            return await handler(request)
+        domain = distributions.remembered_domain(match_info.get("pulp_domain", "default"))
+        if domain is None:
+            return await handler(request)
+        view = distributions.remembered(domain.pk, match_info["path"])
+        if view is None or view.guard_needs_authentication:
+            return await handler(request)
+        set_domain(domain)
+        return await hub_handler.handle(request)
+
+    return fast_path

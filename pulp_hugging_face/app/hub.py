@@ -244,6 +244,16 @@ def check_request_path(path):
     return path
 
 
+def base_path_candidates(path):
+    """The distribution base paths a (decoded) content path may be under, longest first.
+
+    What pulpcore's content handler matches on: `a/b/c` may be at `a/b/c`, under `a/b` or under
+    `a` (a base path is never nested in another, so at most one of them exists).
+    """
+    segments = path.strip("/").split("/")
+    return ["/".join(segments[:n]) for n in range(len(segments), 0, -1)]
+
+
 def parse_hub_path(raw_path):
     """Parse a percent-encoded path relative to a distribution into a request object.
 

@@ -16,14 +16,16 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from . import hub, leases
+from .memory import memory
 from .models import ApiAnswer, FileMetadata, RevisionCache
 from .upstream import Upstream, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
 FRESH, STALE, MISS = "hit", "stale", "miss"
-DEFAULT_REVISION = ""
-NEXT_PAGE = "next-page"  # stored with a listing: upstream's rel="next" URL  # `api/{type}s/{id}` without a revision: the default branch
+DEFAULT_REVISION = ""  # `api/{type}s/{id}` without a revision: the default branch
+NOT_FOUND = object()  # remembered: the file does not exist at that commit
+NEXT_PAGE = "next-page"  # stored with a listing: upstream's rel="next" URL
 
 
 @dataclass
@@ -80,26 +82,39 @@ class HubMetadata:
             remote=self.remote, repo_type=repo.repo_type, repo_id=repo.repo_id, revision=revision
         )
 
+    def _fresh(self, checked_at):
+        return (timezone.now() - checked_at).total_seconds() < self.remote.metadata_ttl
+
     async def _known_commit(self, repo, revision):
         """(commit, fresh) from the cache; (None, False) when never seen."""
         if hub.is_commit(revision):
             return revision, True
+        key = (self.remote.pk, repo, revision)
+        remembered = memory.revisions.get(key)
+        if remembered is not None and self._fresh(remembered[1]):
+            return remembered[0], True
+        generation = memory.generation
         entry = await self._revisions(repo, revision).afirst()
         if entry is None:
             return None, False
-        age = (timezone.now() - entry.checked_at).total_seconds()
-        return entry.commit, age < self.remote.metadata_ttl
+        if memory.keeps(generation):
+            memory.revisions.put(key, (entry.commit, entry.checked_at))
+        return entry.commit, self._fresh(entry.checked_at)
 
     async def _remember_commit(self, repo, revision, commit):
         if hub.is_commit(revision) or not hub.is_commit(commit):
             return
+        generation = memory.generation
+        checked_at = timezone.now()
         await RevisionCache.objects.aupdate_or_create(
             remote=self.remote,
             repo_type=repo.repo_type,
             repo_id=repo.repo_id,
             revision=revision,
-            defaults={"commit": commit, "checked_at": timezone.now()},
+            defaults={"commit": commit, "checked_at": checked_at},
         )
+        if memory.keeps(generation):
+            memory.revisions.put((self.remote.pk, repo, revision), (commit, checked_at))
 
     async def commit_for(self, repo, revision):
         """The commit a revision points to, and whether the answer is fresh, stale or new."""
@@ -126,14 +141,23 @@ class HubMetadata:
         )
 
     async def _stored_facts(self, request, commit):
-        entry = await self._files(request.repo, commit, request.filename).afirst()
-        if entry is None:
-            return None
-        if not entry.exists:
+        key = (self.remote.pk, request.repo, commit, request.filename)
+        facts = memory.facts.get(key)
+        if facts is None:
+            generation = memory.generation
+            entry = await self._files(request.repo, commit, request.filename).afirst()
+            if entry is None:
+                return None
+            facts = NOT_FOUND
+            if entry.exists:
+                facts = hub.FileFacts(entry.commit, entry.etag, entry.size, entry.lfs_sha256)
+            if memory.keeps(generation):
+                memory.facts.put(key, facts)
+        if facts is NOT_FOUND:
             raise hub.HubError(
                 404, hub.ENTRY_NOT_FOUND, f"{request.filename} does not exist at {commit}.", commit
             )
-        return hub.FileFacts(entry.commit, entry.etag, entry.size, entry.lfs_sha256)
+        return facts
 
     async def _store_facts(self, request, commit, facts=None):
         values = {"exists": False}
@@ -206,10 +230,18 @@ class HubMetadata:
     # --- API answers --------------------------------------------------------------------------
 
     async def _stored_answer(self, key):
+        """A stored API answer; all of them are about a commit, so they never change."""
+        remembered = memory.answers.get((self.remote.pk, key))
+        if remembered is not None:
+            return Answer(remembered.status, remembered.headers, remembered.body, FRESH)
+        generation = memory.generation
         entry = await ApiAnswer.objects.filter(remote=self.remote, key=key).afirst()
         if entry is None:
             return None
-        return Answer(entry.status, entry.headers, bytes(entry.body), FRESH)
+        answer = Answer(entry.status, entry.headers, bytes(entry.body), FRESH)
+        if memory.keeps(generation):
+            memory.answers.put((self.remote.pk, key), answer)
+        return Answer(answer.status, answer.headers, answer.body, FRESH)
 
     async def _store_answer(self, key, repo, commit, answer):
         try:

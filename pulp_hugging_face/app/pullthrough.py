@@ -15,8 +15,10 @@ the same within a process and across hosts, and the file moves into storage with
 """
 
 import asyncio
+import errno
 import logging
 import os
+import shutil
 from pathlib import Path
 
 import aiofiles
@@ -29,6 +31,7 @@ from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
 from . import hub, leases
 from .downloaders import UpstreamProtocolError
+from .memory import memory
 from .models import HuggingFaceContent
 from .upstream import UpstreamUnavailable
 
@@ -59,10 +62,33 @@ def inflight_dir(domain):
     return base
 
 
+def no_room(detail):
+    return hub.HubError(
+        507, None, f"The cache has no room for this file: {detail}. Cached files are still served."
+    )
+
+
+def check_room(domain, path, size):
+    """A 507 before a download that cannot fit (asks nothing upstream, stores nothing).
+
+    Checked where the download is written and, for filesystem storage, where it is stored.
+    Several downloads may still together outrun the space: the disk's own error is a 507 too.
+    """
+    places = {os.path.dirname(path)}
+    if domain.storage_class == FILESYSTEM_STORAGE:
+        places.add(str(settings.MEDIA_ROOT))
+    for place in places:
+        free = shutil.disk_usage(place).free
+        if size is not None and free < size:
+            raise no_room(f"{size} bytes needed, {free} free")
+
+
 def download_error(exc):
     """The HF-style error a client gets for a failed download (before its first byte)."""
     if isinstance(exc, hub.HubError):
         return exc
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return no_room("its storage is full")
     if isinstance(exc, UpstreamUnavailable):
         return exc.hub_error()
     if isinstance(exc, ClientResponseError):
@@ -167,17 +193,18 @@ async def _run(current, remote, url, domain, fetch):
             return
         stale_paths.append(stale_path)
     try:
-        await _lead(current, lease, fetch)
+        await _lead(current, lease, fetch, domain)
     finally:
         for stale in stale_paths:  # the file of a leader that stopped
             if stale and os.path.exists(stale):
                 os.unlink(stale)
 
 
-async def _lead(current, lease, fetch):
+async def _lead(current, lease, fetch, domain):
     current.follow(lease.path)
     beating = asyncio.get_running_loop().create_task(lease.keep_alive())
     try:
+        check_room(domain, lease.path, current.size)
         await fetch(lease.path, current)
     except BaseException as exc:
         error = download_error(exc)
@@ -250,8 +277,32 @@ async def fetch_and_store(handler, remote, url, relative_path, facts, repository
     # A wrong size or digest is final: readers already have the bytes, no retry.
     result = await downloader.run(extra_data={"disable_retry_list": VALIDATION_ERRORS})
     saved = await sync_to_async(_store)(handler, result, remote_artifact, downloader.git_blob_sha1)
-    if repository is not None and repository.PULL_THROUGH_SUPPORTED:
-        await repository.async_pull_through_add_content(saved[relative_path])
+    await record_in_repository(repository, saved[relative_path])
+
+
+async def record_in_repository(repository, content_artifact):
+    """Add a served file to the distribution's repository (a task), unless it is there.
+
+    What is in the repository is remembered until the repository announces a new version.
+    """
+    if repository is None or not repository.PULL_THROUGH_SUPPORTED:
+        return
+    key = (repository.pk, content_artifact.content_id)
+    if memory.in_repository.get(key):
+        return
+    generation = memory.generation
+    await repository.async_pull_through_add_content(content_artifact)
+    if memory.keeps(generation):
+        memory.in_repository.put(key, True)
+
+
+def missing_from_disk(content_artifact):
+    """True when a stored file on filesystem storage is no longer there (removed meanwhile)."""
+    artifact = content_artifact.artifact
+    domain = artifact.pulp_domain
+    if domain.storage_class != FILESYSTEM_STORAGE:
+        return False
+    return not os.path.exists(domain.get_storage().path(artifact.file.name))
 
 
 def _store(handler, result, remote_artifact, git_blob_sha1):

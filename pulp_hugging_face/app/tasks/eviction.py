@@ -8,7 +8,8 @@ version (`storage.frozen_versions`).
 A file leaves in three steps, each of which keeps every answer right:
 1. It leaves the latest version of each repository that a distribution of this remote records
    pulled files in (a new repository version).
-2. The remote's `RemoteArtifact` for it is deleted: from now on the content app does not find
+2. The remote's `RemoteArtifact` for it is deleted, and the content apps are told to forget the
+   stored files they remember (`memory.ARTIFACTS`): from now on the content app does not find
    it stored for this remote and pulls it through again on the next request.
 3. Content that no remote holds any more goes to pulpcore's orphan cleanup, dispatched as
    pulpcore's own API does (the domain's orphans lock), with `ORPHAN_PROTECTION_TIME`: content
@@ -28,6 +29,7 @@ from pulpcore.plugin.models import ContentArtifact, ProgressReport, RemoteArtifa
 from pulpcore.plugin.tasking import dispatch, orphan_cleanup
 
 from pulp_hugging_face.app import storage
+from pulp_hugging_face.app.memory import ARTIFACTS, announce
 from pulp_hugging_face.app.models import FileMetadata, HuggingFaceContent, HuggingFaceRemote
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,7 @@ def evict(remote_pk):
             RemoteArtifact.objects.filter(
                 remote=remote, content_artifact__content__in=batch
             ).delete()
+            announce(ARTIFACTS)  # content apps forget which stored file serves a URL
             still_held = set(
                 RemoteArtifact.objects.filter(content_artifact__content__in=batch).values_list(
                     "content_artifact__content_id", flat=True

@@ -96,16 +96,19 @@ class FakeHub:
         client_cert_required: bool = False,
         tls_hosts: Sequence[str] = (),
         variant: str | None = None,
+        files_repos: dict[str, str] | None = None,
     ):
         """`tls`: HTTPS on every origin; `client_cert_required` (needs `tls`): mTLS on every
         origin; `tls_hosts`: more names for the server certificate (besides the hub and CDN
         hosts, 127.0.0.1 and localhost); `variant`: a diverged mirror, which claims the same
-        commits with other bytes for `repos.DIVERGED_FILES` of `MIRRORED_ID`."""
+        commits with other bytes for `repos.DIVERGED_FILES` of `MIRRORED_ID`; `files_repos`: more
+        models, repo id -> a directory whose files they hold (benchmarks)."""
         if client_cert_required and not tls:
             raise ValueError("client_cert_required needs tls=True")
         self.token = token
         self.page_size = page_size
         self.variant = variant
+        self.files_repos = dict(files_repos or {})
         self.host, self.cdn_host = host, cdn_host
         self.port, self.cdn_port = port, cdn_port
         self.bridge_port = bridge_port
@@ -211,6 +214,8 @@ class FakeHub:
             cmd += ["--page-size", str(self.page_size)]
         if self.variant is not None:
             cmd += ["--variant", self.variant]
+        for repo_id, directory in self.files_repos.items():
+            cmd += ["--files-repo", f"{repo_id}={directory}"]
         if self.tls:
             if self._server_cert is None:
                 self._issue_certificates()

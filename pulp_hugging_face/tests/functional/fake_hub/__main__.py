@@ -29,9 +29,22 @@ def parse_args(argv=None):
         default=os.environ.get("FAKE_HUB_TOKEN", "hf_fake_secret_token"),
         help="the token that opens the private and gated repos",
     )
+    parser.add_argument(
+        "--public-port", type=int, help="the hub port clients are sent to (default --port)"
+    )
+    parser.add_argument(
+        "--public-cdn-port", type=int, help="the CDN port redirects name (default --cdn-port)"
+    )
     parser.add_argument("--page-size", type=int, default=1000, help="tree entries per page")
     parser.add_argument(
         "--variant", help="serve other bytes for some model files under the same commits"
+    )
+    parser.add_argument(
+        "--files-repo",
+        action="append",
+        default=[],
+        metavar="REPO_ID=DIR",
+        help="also serve a model made of the files of DIR (for benchmarks); repeatable",
     )
     parser.add_argument("--tls-cert", help="PEM server certificate: serve HTTPS on every origin")
     parser.add_argument("--tls-key", help="PEM key of --tls-cert")
@@ -56,11 +69,12 @@ def ssl_context(args):
 async def serve(args) -> None:
     context = ssl_context(args)
     scheme = "https" if context else "http"
-    hub_url = f"{scheme}://{args.host}:{args.port}"
+    # A benchmark puts a WAN-emulating proxy in front: then the public ports are the proxy's.
+    hub_url = f"{scheme}://{args.host}:{args.public_port or args.port}"
     hub = HubServer(
-        build_repos(args.variant),
+        build_repos(args.variant, dict(item.split("=", 1) for item in args.files_repo)),
         hub_url,
-        f"{scheme}://{args.cdn_host}:{args.cdn_port}",
+        f"{scheme}://{args.cdn_host}:{args.public_cdn_port or args.cdn_port}",
         args.token,
         args.page_size,
         bridge_url=f"{scheme}://{args.cdn_host}:{args.bridge_port}",

@@ -777,8 +777,25 @@ def diverge(repo: Repo, variant: str) -> Repo:
     return repo
 
 
-def build_repos(variant: str | None = None) -> dict[tuple[str, str], Repo]:
-    """All repos, keyed by (repo_type, repo_id); `variant` diverges `MIRRORED_ID` (`diverge`)."""
+def build_directory_repo(repo_id: str, directory: Path) -> Repo:
+    """A model whose files are those of `directory`, read from disk (the benchmarks' large
+    files: LFS, on the CDN, of any size, without holding them in memory)."""
+    files = {
+        p.relative_to(directory).as_posix(): make_file(
+            p.relative_to(directory).as_posix(), source=p
+        )
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
+    a = _commit("model", repo_id, "A", "Initial commit", "2024-05-01T00:00:00.000Z", files)
+    return Repo("model", repo_id, {"A": a}, branches={"main": a.sha})
+
+
+def build_repos(
+    variant: str | None = None, directories: dict[str, Path] | None = None
+) -> dict[tuple[str, str], Repo]:
+    """All repos, keyed by (repo_type, repo_id); `variant` diverges `MIRRORED_ID` (`diverge`);
+    `directories` adds a model per repo id, made of the files of a directory."""
     mirrored = build_mirrored()
     repos = [
         diverge(mirrored, variant) if variant else mirrored,
@@ -790,5 +807,6 @@ def build_repos(variant: str | None = None) -> dict[tuple[str, str], Repo]:
         build_large_dataset(),
         build_sharded_model(),
         build_scale_model(),
+        *(build_directory_repo(rid, Path(d)) for rid, d in (directories or {}).items()),
     ]
     return {(r.repo_type, r.repo_id): r for r in repos}
