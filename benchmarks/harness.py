@@ -209,6 +209,10 @@ class Pulp:
 
     def cache(self, name, upstream, **remote_fields):
         """A new remote + distribution (base path `name`): a cache that has nothing yet."""
+        for kind in ("distributions", "remotes"):  # left by an interrupted run
+            found = self.call("GET", f"/pulp/api/v3/{kind}/hugging_face/hugging_face/?name={name}")
+            for old in found.get("results", []):
+                self.call("DELETE", old["pulp_href"])
         remote = self.call(
             "POST",
             "/pulp/api/v3/remotes/hugging_face/hugging_face/",
@@ -231,7 +235,7 @@ class Pulp:
         """The pids of the content app's gunicorn workers (not the arbiter)."""
         pids = []
         for pidfile in (STATE / "run").glob("content*.pid"):
-            pids += children(int(pidfile.read_text().strip()))
+            pids += children(int(pidfile.read_text().split()[0]))
         return pids
 
 

@@ -74,17 +74,23 @@ class HubDownloader(HttpDownloader):
         super().__init__(url, **kwargs)
 
     async def handle_data(self, data):
-        """Write and hash a batch of the body off the event loop (hashlib releases the GIL),
-        so the loop goes on serving other requests and receiving the next bytes meanwhile."""
+        """Write and hash a batch of the body off the event loop, in two threads at once (file
+        writes and hashlib release the GIL), while the loop serves other requests and receives
+        the next batch."""
         self._ensure_writer_has_open_file()
         self._emitted = True
-        await asyncio.to_thread(self._absorb, data)
+        await asyncio.gather(
+            asyncio.to_thread(self._write, data), asyncio.to_thread(self._hash, data)
+        )
+        self._size += len(data)
         if self.on_data is not None:
             self.on_data()
 
-    def _absorb(self, data):
+    def _write(self, data):
         self._writer.write(data)
         self._writer.flush()  # once per batch: readers follow the file as it grows
+
+    def _hash(self, data):
         for hasher in self._digests.values():
             hasher.update(data)
         if self.expected_git_blob_sha1 is not None:
@@ -92,7 +98,6 @@ class HubDownloader(HttpDownloader):
                 # A git blob id is the sha1 of "blob <size>\0" + bytes; a wrong size fails anyway.
                 self._git_hasher = hashlib.sha1(b"blob %d\0" % (self.expected_size or 0))
             self._git_hasher.update(data)
-        self._size += len(data)
 
     def _ensure_writer_has_open_file(self):
         opening = self._writer is None
@@ -187,13 +192,20 @@ class HubDownloader(HttpDownloader):
         whether any of it reached readers (then a retry from byte 0 would corrupt them)."""
         if self.headers_ready_callback:
             await self.headers_ready_callback(response.headers)
-        pending, pending_size = [], 0
-        async for piece in response.content.iter_any():
-            pending.append(piece)
-            pending_size += len(piece)
-            if pending_size >= BATCH:
-                await self.handle_data(b"".join(pending))
-                pending, pending_size = [], 0
+        # One batch is written and hashed while the next one arrives.
+        pending, pending_size, handling = [], 0, None
+        try:
+            async for piece in response.content.iter_any():
+                pending.append(piece)
+                pending_size += len(piece)
+                if pending_size >= BATCH:
+                    if handling is not None:
+                        await handling
+                    handling = asyncio.ensure_future(self.handle_data(b"".join(pending)))
+                    pending, pending_size = [], 0
+        finally:
+            if handling is not None:
+                await handling
         if pending:
             await self.handle_data(b"".join(pending))
         await self.finalize()

@@ -5,6 +5,7 @@ the stored file), answer; a cold file body comes through `pullthrough`. A HEAD i
 stored metadata (or one quick upstream HEAD), never by downloading the file.
 """
 
+import functools
 import logging
 from functools import partial
 
@@ -39,6 +40,13 @@ HUB_ETAG = "hub_etag"  # request key: the ETag a resolve answer must carry
 DATABASE_UNAVAILABLE = hub.HubError(
     503, None, "The cache's database is unavailable; try again.", retry_after="1"
 )
+
+
+@functools.cache
+def _prefix_segments():
+    """Path segments before a distribution's base path (settings are slow to read per request)."""
+    count = len(settings.CONTENT_PATH_PREFIX.strip("/").split("/"))
+    return count + 1 if settings.DOMAIN_ENABLED else count
 
 
 def close_if_broken():
@@ -130,10 +138,7 @@ class HuggingFaceHandler(Handler):
         Routing decodes `%2F`, but a revision like `refs%2Fpr%2F1` is one path segment.
         """
         raw = request.raw_path.split("?", 1)[0]
-        prefix_segments = settings.CONTENT_PATH_PREFIX.strip("/").split("/")
-        skip = len(prefix_segments) + len(distribution.base_path.strip("/").split("/"))
-        if settings.DOMAIN_ENABLED:
-            skip += 1
+        skip = _prefix_segments() + distribution.base_path.strip("/").count("/") + 1
         return "/".join(raw.lstrip("/").split("/")[skip:])
 
     @staticmethod

@@ -21,7 +21,6 @@ import os
 import shutil
 from pathlib import Path
 
-import aiofiles
 from aiohttp import ClientConnectionError, ClientResponseError, web
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -362,9 +361,7 @@ async def stream(request, current, headers):
             if not current.succeeded:
                 limit = min(limit, size - 1)
             if position < limit:
-                chunk = await reader.read(position, min(limit - position, CHUNK_SIZE))
-                await response.write(chunk)
-                position += len(chunk)
+                position += await _send(request, response, reader, position, limit - position)
             elif current.finished and not current.succeeded:
                 log.warning("Upstream download for %s failed: %s", request.path, current.error)
                 request.transport.close()  # cut short: the client sees a broken transfer
@@ -375,6 +372,25 @@ async def stream(request, current, headers):
         return response
     finally:
         await reader.close()
+
+
+async def _send(request, response, reader, position, length):
+    """Send `length` bytes of the file from `position`: by the kernel (sendfile) where the
+    event loop can, else read in a thread and written. Returns how many were sent."""
+    global _sendfile_works
+    if _sendfile_works:
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.sendfile(request.transport, reader.file, position, length, fallback=False)
+            return length
+        except (NotImplementedError, asyncio.SendfileNotAvailableError):
+            _sendfile_works = False  # this event loop or transport has none (uvloop, TLS)
+    chunk = await reader.read(position, min(length, CHUNK_SIZE))
+    await response.write(chunk)
+    return len(chunk)
+
+
+_sendfile_works = True
 
 
 class _Reader:
@@ -390,7 +406,7 @@ class _Reader:
         while True:
             try:
                 # The open descriptor outlives the file's move into storage.
-                self.file = await aiofiles.open(self.current.path, "rb")
+                self.file = await asyncio.to_thread(open, self.current.path, "rb")
                 self.path = self.current.path
                 return True
             except FileNotFoundError:
@@ -403,19 +419,18 @@ class _Reader:
     async def follow(self):
         if self.current.path != self.path:
             try:
-                replacement = await aiofiles.open(self.current.path, "rb")
+                replacement = await asyncio.to_thread(open, self.current.path, "rb")
             except FileNotFoundError:
                 return  # not created yet by the new leader: keep reading the old one
-            await self.file.close()
+            self.file.close()
             self.file, self.path = replacement, self.current.path
 
     async def available(self):
         return os.fstat(self.file.fileno()).st_size
 
     async def read(self, position, length):
-        await self.file.seek(position)
-        return await self.file.read(length)
+        return await asyncio.to_thread(os.pread, self.file.fileno(), length, position)
 
     async def close(self):
         if self.file is not None:
-            await self.file.close()
+            self.file.close()

