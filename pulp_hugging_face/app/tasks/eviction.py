@@ -95,7 +95,9 @@ def _leave_repositories(remote, content_pks):
 
 
 def evict(remote_pk):
-    remote = HuggingFaceRemote.objects.get(pk=remote_pk)
+    remote = HuggingFaceRemote.objects.filter(pk=remote_pk).first()
+    if remote is None:
+        return  # deleted while the task waited: its files went with it
     now = timezone.now()
     chosen, freed = select(remote, now)
     unheld = []
