@@ -34,7 +34,10 @@ def main():
     try:
         for clients in [int(c) for c in args.clients.split(",")]:
             log(f"{clients} clients straight at the fake hub")
-            baseline = run_fleet(hub.url, clients, args.client, client_python)
+            # Straight at the fake hub, hf_xet would talk to its (fake) CAS: without it.
+            baseline = run_fleet(
+                hub.url, clients, args.client, client_python, extra_env={"HF_HUB_DISABLE_XET": "1"}
+            )
             remote, distribution = pulp.cache(f"bench-fleet-{uuid.uuid4().hex[:8]}", hub.url)
             endpoint = distribution["base_url"].rstrip("/")
             try:

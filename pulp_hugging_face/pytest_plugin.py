@@ -385,3 +385,52 @@ def restore_content_apps(content_apps):
 
         restart_stopped_apps(os.environ["PULP_HF_STATE_DIR"])
         wait_for(lambda: all(app.answers() for app in content_apps), 120, "the content apps")
+
+
+# ---- The Compatibility page (docs/user/reference/compatibility.md) ----------------------------
+# Tests that try a client behaviour through the cache call `compat(client, behaviour, version)`;
+# their outcomes are written to $PULP_HF_COMPAT_RESULTS at the end of the session, and
+# scripts/compat-matrix turns that file into the page.
+
+COMPAT_RESULTS = "PULP_HF_COMPAT_RESULTS"
+_compat_cells = {}
+
+
+@pytest.fixture
+def compat(request):
+    """`compat(client=..., behaviour=..., version=...)`: this test is that cell of the matrix."""
+
+    def _record(client, behaviour, version=None):
+        request.node.user_properties.append(
+            ("compat", {"client": client, "behaviour": behaviour, "version": version})
+        )
+
+    return _record
+
+
+def pytest_runtest_logreport(report):
+    for key, cell in report.user_properties:
+        if key != "compat":
+            continue
+        entry = _compat_cells.setdefault(report.nodeid, {**cell, "outcome": "passed"})
+        if report.failed:
+            entry["outcome"] = "failed"
+        elif report.skipped and entry["outcome"] == "passed":
+            entry["outcome"] = "skipped"
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get(COMPAT_RESULTS)
+    if not path or hasattr(session.config, "workerinput") or not _compat_cells:
+        return  # xdist workers report to the controller, which writes the file
+    from importlib.metadata import version
+
+    results = {
+        "pulpcore": version("pulpcore"),
+        "cells": sorted(
+            _compat_cells.values(), key=lambda c: (c["client"], c["behaviour"], c["outcome"])
+        ),
+    }
+    with open(path, "w") as fp:
+        json.dump(results, fp, indent=2, sort_keys=True)
+        fp.write("\n")

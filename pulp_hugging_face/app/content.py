@@ -10,6 +10,7 @@ from django.conf import settings
 
 from pulpcore.plugin.content import app
 
+from . import metrics
 from .access import flush_on_shutdown
 from .handler import HuggingFaceHandler, hub_fast_path, keep_hub_etag
 from .memory import listen
@@ -21,10 +22,13 @@ def _add_routes():
     if settings.DOMAIN_ENABLED:
         prefix += "{pulp_domain}/"
     handler = HuggingFaceHandler()
+    # Measured wherever it is called from: its routes and the fast path (metrics.py).
+    handler.handle = metrics.measured(handler.handle)
     app.cleanup_ctx.append(listen)
     app.on_cleanup.append(close_all)
     app.on_cleanup.append(flush_on_shutdown)
     app.on_response_prepare.append(keep_hub_etag)
+    app.on_response_prepare.append(metrics.count_served_bytes)
     app.middlewares.insert(_before_authentication(), hub_fast_path(handler))
     app.add_routes(
         [

@@ -11,6 +11,8 @@ import aiohttp
 from pulpcore.plugin.download import DownloadResult, HttpDownloader
 from pulpcore.plugin.exceptions import DigestValidationError
 
+from . import metrics
+
 log = logging.getLogger(__name__)
 
 REDIRECT_STATUSES = (301, 302, 303, 307, 308)
@@ -83,6 +85,7 @@ class HubDownloader(HttpDownloader):
             asyncio.to_thread(self._write, data), asyncio.to_thread(self._hash, data)
         )
         self._size += len(data)
+        metrics.upstream_bytes(len(data))
         if self.on_data is not None:
             self.on_data()
 
@@ -165,6 +168,7 @@ class HubDownloader(HttpDownloader):
                 "allow_redirects": False,
             }
             async with self.session.get(url, **request_kwargs) as response:
+                metrics.upstream_request("file", response.status)
                 if response.status in REDIRECT_STATUSES:
                     location = response.headers.get("Location")
                     if not location:

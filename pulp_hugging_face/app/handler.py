@@ -18,7 +18,7 @@ from pulpcore.plugin.content import Handler, PathNotResolved
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 from pulpcore.plugin.util import set_domain
 
-from . import access, distributions, hub, policy, pullthrough, storage
+from . import access, distributions, hub, metrics, policy, pullthrough, storage, versions
 from .memory import ARTIFACTS, memory
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
@@ -98,6 +98,7 @@ class HuggingFaceHandler(Handler):
             if request.method in ("GET", "HEAD"):
                 return await Handler().stream_content(request)
             raise
+        metrics.serving(request, view.distribution)
         await distributions.remember_domain(request.match_info.get("pulp_domain", "default"))
         try:
             await self._permit_hub_client(request, view)
@@ -105,6 +106,12 @@ class HuggingFaceHandler(Handler):
             return error_response(error)
         try:
             hub_request = hub.parse_hub_path(self._relative_raw_path(request, view.distribution))
+            if hub_request is not None:  # a repository version answers first (versions.py)
+                answer, hub_request = await versions.answer(
+                    self, request, view.distribution, view.remote, hub_request
+                )
+                if answer is not None:
+                    return answer
             if hub_request is None or view.remote is None:
                 raise hub.HubError(404, hub.REPO_NOT_FOUND, "Not a Hub path served here.")
             if denial := policy.check_request(view.remote.rules, hub_request):  # before upstream

@@ -9,6 +9,7 @@ import json
 import mimetypes
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatch
 from urllib.parse import quote, unquote, urlsplit
 
 MODEL, DATASET, SPACE = "model", "dataset", "space"
@@ -641,3 +642,58 @@ def error_from_upstream(status, headers):
     message = _header_text(headers, "x-error-message") or f"Upstream answered {status}."
     commit = _header_text(headers, "x-repo-commit")
     return HubError(status, code, message, commit=commit if is_commit(commit) else None)
+
+
+# --- prefetch selection and listings made from a stored recursive tree -------------------------
+
+
+def _pattern(pattern):
+    # huggingface_hub's rule (utils/_paths.py): a pattern ending in "/" matches a folder's files.
+    return pattern + "*" if pattern.endswith("/") else pattern
+
+
+def path_selected(path, allow_patterns=None, ignore_patterns=None):
+    """Whether `snapshot_download(allow_patterns=..., ignore_patterns=...)` would take `path`."""
+    if allow_patterns and not any(fnmatch(path, _pattern(p)) for p in allow_patterns):
+        return False
+    return not (ignore_patterns and any(fnmatch(path, _pattern(p)) for p in ignore_patterns))
+
+
+def _parent(path):
+    return path.rpartition("/")[0]
+
+
+def held_entries(entries, held_paths):
+    """The entries of a recursive listing for the files in `held_paths` and their folders."""
+    folders = set()
+    for path in held_paths:
+        while path := _parent(path):
+            folders.add(path)
+    return [
+        entry
+        for entry in entries
+        if (entry.get("type") == "file" and entry.get("path") in held_paths)
+        or (entry.get("type") == "directory" and entry.get("path") in folders)
+    ]
+
+
+def tree_entries(entries, subpath, recursive):
+    """A tree answer for `subpath` made from a whole recursive listing; None: no such folder."""
+    if subpath:
+        if not any(e.get("type") == "directory" and e.get("path") == subpath for e in entries):
+            return None
+        prefix = subpath + "/"
+        entries = [e for e in entries if str(e.get("path", "")).startswith(prefix)]
+    if not recursive:
+        entries = [e for e in entries if _parent(str(e.get("path", ""))) == subpath]
+    return entries
+
+
+def paths_info_entries(entries, paths):
+    """A paths-info answer made from a whole recursive listing: the known paths, in order."""
+    by_path = {entry.get("path"): entry for entry in entries}
+    return [by_path[path] for path in paths if path in by_path]
+
+
+def is_true(value):
+    return str(value).lower() in ("1", "true")

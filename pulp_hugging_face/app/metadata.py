@@ -305,6 +305,14 @@ class HubMetadata:
                     return stored
             raise exc.hub_error()
 
+    async def current_info(self, repo, revision, query):
+        """The repo info as upstream says it now (a prefetch must not take a cached branch);
+        what is stored when upstream cannot answer (stale)."""
+        try:
+            return await self._fetch_info_now(repo, revision or DEFAULT_REVISION, query)
+        except UpstreamUnavailable:
+            return await self.info(repo, revision, query)
+
     async def refs(self, request, query):
         """The repo's branches, tags and PR refs: live, as upstream says now."""
         response = await self.upstream.fetch("GET", request.path(), query=list(query))

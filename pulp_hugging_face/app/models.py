@@ -1,6 +1,7 @@
 import asyncio
 import hashlib
 import hmac
+import json
 from datetime import timedelta
 from logging import getLogger
 
@@ -109,6 +110,82 @@ class HuggingFaceContent(Content):
     class Meta:
         default_related_name = "%(app_label)s_%(model_name)s"
         unique_together = ("repo_type", "repo_id", "commit", "path", "sha256", "_pulp_domain")
+
+
+class HuggingFaceRevision(Content):
+    """What a branch, tag or PR ref pointed to when a repository version was made.
+
+    A repository version holds at most one per (repo, revision) (`repo_key_fields`): served from
+    that version, the revision resolves to this commit whatever upstream says now, so a version
+    is frozen and can be promoted by moving a distribution to it. The empty revision is the
+    repo's default branch (`api/{type}s/{id}` without a revision).
+    """
+
+    TYPE = "revision"
+    repo_key_fields = ("repo_type", "repo_id", "revision")
+
+    repo_type = models.CharField(max_length=16, choices=REPO_TYPE_CHOICES)
+    repo_id = models.CharField(max_length=200)
+    revision = models.CharField(max_length=256)
+    commit = models.CharField(max_length=40)
+    _pulp_domain = models.ForeignKey("core.Domain", default=get_domain_pk, on_delete=models.PROTECT)
+
+    class Meta:
+        default_related_name = "%(app_label)s_%(model_name)s"
+        unique_together = ("repo_type", "repo_id", "revision", "commit", "_pulp_domain")
+
+
+class HuggingFaceMetadata(Content):
+    """One Hub answer about a repo at a commit, as a repository version holds it.
+
+    `endpoint` says what it answers: "info" (the repo info, `query` the arguments it was asked
+    with), "tree" (the whole recursive listing, every upstream page joined, from which tree and
+    paths-info answers are made) or "file" (an `EntryNotFound` answer for a path). `key` digests
+    what was asked; `digest` what was answered, so two hubs that answer the same question
+    differently make two units.
+    """
+
+    TYPE = "metadata"
+    INFO, TREE, FILE = "info", "tree", "file"
+    repo_key_fields = ("repo_type", "repo_id", "commit", "key")
+
+    repo_type = models.CharField(max_length=16, choices=REPO_TYPE_CHOICES)
+    repo_id = models.CharField(max_length=200)
+    commit = models.CharField(max_length=40)
+    endpoint = models.CharField(max_length=16)
+    path = models.TextField(default="")  # the file of a "file" answer
+    query = models.TextField(default="")  # the request's arguments, as JSON
+    key = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField(default=200)
+    body = models.TextField()  # the JSON answer (error answers: the error message)
+    digest = models.CharField(max_length=64)
+    _pulp_domain = models.ForeignKey("core.Domain", default=get_domain_pk, on_delete=models.PROTECT)
+
+    @staticmethod
+    def key_of(endpoint, commit, path="", query=()):
+        return hashlib.sha256(
+            json.dumps([endpoint, commit, path, [list(q) for q in query]]).encode()
+        ).hexdigest()
+
+    @classmethod
+    def build(cls, repo, commit, endpoint, body, path="", query=(), status=200):
+        digest = hashlib.sha256(json.dumps([status, body]).encode()).hexdigest()
+        return cls(
+            repo_type=repo.repo_type,
+            repo_id=repo.repo_id,
+            commit=commit,
+            endpoint=endpoint,
+            path=path,
+            query=json.dumps([list(q) for q in query]),
+            key=cls.key_of(endpoint, commit, path, query),
+            status=status,
+            body=body,
+            digest=digest,
+        )
+
+    class Meta:
+        default_related_name = "%(app_label)s_%(model_name)s"
+        unique_together = ("repo_type", "repo_id", "commit", "key", "digest", "_pulp_domain")
 
 
 class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
@@ -222,10 +299,11 @@ def unschedule_eviction(sender, instance, **kwargs):
 
 
 class HuggingFaceRepository(Repository, AutoAddObjPermsMixin):
-    """Records what was pulled through a distribution as repository versions."""
+    """Files and Hub metadata as repository versions: filled by prefetch tasks (`sync`), and by
+    pull-through for a distribution that has a remote too."""
 
     TYPE = "hugging_face"
-    CONTENT_TYPES = [HuggingFaceContent]
+    CONTENT_TYPES = [HuggingFaceContent, HuggingFaceRevision, HuggingFaceMetadata]
     REMOTE_TYPES = [HuggingFaceRemote]
     PULL_THROUGH_SUPPORTED = True
 

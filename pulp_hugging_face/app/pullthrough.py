@@ -28,7 +28,7 @@ from django.conf import settings
 from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
-from . import hub, leases
+from . import hub, leases, metrics
 from .downloaders import UpstreamProtocolError
 from .memory import memory
 from .models import HuggingFaceContent
@@ -202,6 +202,7 @@ async def _run(current, remote, url, domain, fetch):
 async def _lead(current, lease, fetch, domain):
     current.follow(lease.path)
     beating = asyncio.get_running_loop().create_task(lease.keep_alive())
+    metrics.download_started()
     try:
         check_room(domain, lease.path, current.size)
         await fetch(lease.path, current)
@@ -211,6 +212,7 @@ async def _lead(current, lease, fetch, domain):
         current.finish(error)
         raise
     finally:
+        metrics.download_finished()
         beating.cancel()
         if os.path.exists(lease.path):  # moved into storage on success; removed on failure
             os.unlink(lease.path)
@@ -361,7 +363,10 @@ async def stream(request, current, headers):
             if not current.succeeded:
                 limit = min(limit, size - 1)
             if position < limit:
-                position += await _send(request, response, reader, position, limit - position)
+                sent = await _send(request, response, reader, position, limit - position)
+                position += sent
+                if not sent:  # the file is not as long as it looked: wait for the leader
+                    await current.changed()
             elif current.finished and not current.succeeded:
                 log.warning("Upstream download for %s failed: %s", request.path, current.error)
                 request.transport.close()  # cut short: the client sees a broken transfer
@@ -381,8 +386,9 @@ async def _send(request, response, reader, position, length):
     if _sendfile_works:
         loop = asyncio.get_running_loop()
         try:
-            await loop.sendfile(request.transport, reader.file, position, length, fallback=False)
-            return length
+            return await loop.sendfile(
+                request.transport, reader.file, position, length, fallback=False
+            )
         except (NotImplementedError, asyncio.SendfileNotAvailableError):
             _sendfile_works = False  # this event loop or transport has none (uvloop, TLS)
     chunk = await reader.read(position, min(length, CHUNK_SIZE))

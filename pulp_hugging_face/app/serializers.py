@@ -6,7 +6,7 @@ from rest_framework import serializers
 from pulpcore.plugin import models as core_models
 from pulpcore.plugin import serializers as core_serializers
 
-from . import models, policy, storage
+from . import hub, models, policy, storage
 
 
 def _patterns_field(help_text):
@@ -42,6 +42,46 @@ class HuggingFaceContentSerializer(core_serializers.SingleArtifactContentSeriali
             "relative_path",
         )
         model = models.HuggingFaceContent
+
+
+class HuggingFaceRevisionSerializer(core_serializers.NoArtifactContentSerializer):
+    """A revision -> commit mapping recorded by a prefetch ("" is the default branch)."""
+
+    repo_type = serializers.CharField(read_only=True)
+    repo_id = serializers.CharField(read_only=True)
+    revision = serializers.CharField(read_only=True)
+    commit = serializers.CharField(read_only=True)
+
+    class Meta:
+        fields = core_serializers.NoArtifactContentSerializer.Meta.fields + (
+            "repo_type",
+            "repo_id",
+            "revision",
+            "commit",
+        )
+        model = models.HuggingFaceRevision
+
+
+class HuggingFaceMetadataSerializer(core_serializers.NoArtifactContentSerializer):
+    """A Hub answer about a repo at a commit, recorded by a prefetch (without its body)."""
+
+    repo_type = serializers.CharField(read_only=True)
+    repo_id = serializers.CharField(read_only=True)
+    commit = serializers.CharField(read_only=True)
+    endpoint = serializers.CharField(read_only=True, help_text=_("info, tree or file"))
+    path = serializers.CharField(read_only=True)
+    status = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        fields = core_serializers.NoArtifactContentSerializer.Meta.fields + (
+            "repo_type",
+            "repo_id",
+            "commit",
+            "endpoint",
+            "path",
+            "status",
+        )
+        model = models.HuggingFaceMetadata
 
 
 class HuggingFaceRemoteSerializer(core_serializers.RemoteSerializer):
@@ -260,3 +300,95 @@ class HuggingFaceDistributionSerializer(core_serializers.DistributionSerializer)
     class Meta:
         fields = core_serializers.DistributionSerializer.Meta.fields + ("remote",)
         model = models.HuggingFaceDistribution
+
+
+class CacheRepoStatsSerializer(serializers.Serializer):
+    repo_type = serializers.CharField()
+    repo_id = serializers.CharField()
+    file_count = serializers.IntegerField()
+    bytes = serializers.IntegerField()
+
+
+class CacheFactsSerializer(serializers.Serializer):
+    files_known = serializers.IntegerField(help_text=_("Files whose metadata the hub gave."))
+    files_missing = serializers.IntegerField(
+        help_text=_("Paths the hub said do not exist (EntryNotFound), answered without asking.")
+    )
+    revisions = serializers.IntegerField(help_text=_("Branch/tag -> commit answers kept."))
+    api_answers = serializers.IntegerField(help_text=_("Hub API answers kept."))
+
+
+class CacheStatsSerializer(serializers.Serializer):
+    """What the cache of one remote (or of every remote in the domain) holds."""
+
+    remote_count = serializers.IntegerField()
+    file_count = serializers.IntegerField(help_text=_("Files stored (one per path and commit)."))
+    repo_count = serializers.IntegerField()
+    bytes = serializers.IntegerField(help_text=_("Sum of the stored files' sizes."))
+    stored_bytes = serializers.IntegerField(
+        help_text=_("Bytes in artifact storage: identical files are stored once.")
+    )
+    deduplicated_bytes = serializers.IntegerField(
+        help_text=_("bytes - stored_bytes: what storing identical files once saves.")
+    )
+    facts = CacheFactsSerializer()
+    top_repos = CacheRepoStatsSerializer(many=True)
+
+
+class PrefetchRepoSerializer(serializers.Serializer):
+    """One Hub repo at one revision to prefetch, with snapshot_download's file patterns."""
+
+    repo_type = serializers.ChoiceField(choices=hub.REPO_TYPES, default=hub.MODEL)
+    repo_id = serializers.CharField(max_length=hub.MAX_REPO_NAME_LENGTH * 2 + 1)
+    revision = serializers.CharField(default="main", max_length=hub.MAX_REVISION_LENGTH)
+    allow_patterns = serializers.ListField(
+        child=serializers.CharField(max_length=hub.MAX_FILENAME_LENGTH),
+        required=False,
+        max_length=1000,
+        help_text=_("Only files matching one of these fnmatch patterns ('dir/' = a folder)."),
+    )
+    ignore_patterns = serializers.ListField(
+        child=serializers.CharField(max_length=hub.MAX_FILENAME_LENGTH),
+        required=False,
+        max_length=1000,
+        help_text=_("No file matching one of these fnmatch patterns."),
+    )
+
+    def _checked(self, check, value):
+        try:
+            return check(value)
+        except hub.HubError as error:
+            raise serializers.ValidationError(error.message)
+
+    def validate_repo_id(self, repo_id):
+        return self._checked(hub.validate_repo_id, repo_id)
+
+    def validate_revision(self, revision):
+        return self._checked(hub.validate_revision, revision)
+
+
+class PrefetchSerializer(serializers.Serializer):
+    """What a prefetch (`sync`) mirrors into one new repository version."""
+
+    remote = core_serializers.DetailRelatedField(
+        required=False,
+        view_name_pattern=r"remotes(-.*/.*)?-detail",
+        queryset=models.HuggingFaceRemote.objects.all(),
+        help_text=_("The remote to fetch from; default: the repository's remote."),
+    )
+    repos = PrefetchRepoSerializer(many=True, allow_empty=False, max_length=100)
+
+    def validate(self, data):
+        data = super().validate(data)
+        remote = data.get("remote") or self.context["repository"].remote
+        if remote is None:
+            raise serializers.ValidationError(
+                {"remote": _("No remote given and the repository has none.")}
+            )
+        remote = remote.cast()
+        if not isinstance(remote, models.HuggingFaceRemote):
+            raise serializers.ValidationError({"remote": _("Not a Hugging Face remote.")})
+        if remote.pulp_domain_id != self.context["repository"].pulp_domain_id:
+            raise serializers.ValidationError({"remote": _("The remote is in another domain.")})
+        data["remote"] = remote
+        return data

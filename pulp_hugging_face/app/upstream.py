@@ -19,7 +19,7 @@ import aiohttp
 
 from pulpcore.plugin.download import DownloaderFactory
 
-from . import hub
+from . import hub, metrics
 from .downloaders import REDIRECT_STATUSES, HubDownloader, origin
 
 log = logging.getLogger(__name__)
@@ -227,6 +227,7 @@ class Upstream:
                 timeout=client.timeout(),
                 **options,
             ) as response:
+                metrics.upstream_metadata_request(method, response.status)
                 headers = hub.lower_keys(response.headers)
                 body = b""
                 if method != "HEAD" and response.status not in REDIRECT_STATUSES:
@@ -240,6 +241,7 @@ class Upstream:
                 f"the answer{self._via(client)} is not valid HTTP ({problem})", status=502
             )
         except (aiohttp.ClientError, TimeoutError, ValueError) as exc:
+            metrics.upstream_metadata_request(method, None)
             raise UpstreamUnavailable(f"{str(exc) or type(exc).__name__}{self._via(client)}")
 
     @staticmethod

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('hugging_face', '0004_upstream_lease'),
+        ('hugging_face', '0005_prefetch_versions'),
     ]
 
     operations = [

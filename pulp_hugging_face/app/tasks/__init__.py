@@ -1,0 +1,1 @@
+from .prefetch import prefetch  # noqa: F401

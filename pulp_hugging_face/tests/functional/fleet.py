@@ -51,28 +51,30 @@ print(json.dumps(result))
 """
 
 
-def run_fleet(endpoint, clients, kind, client_python, timeout=600, homes=None):
+def run_fleet(endpoint, clients, kind, client_python, timeout=600, homes=None, extra_env=None):
     """Start `clients` processes that all begin at the same moment; their results.
 
-    `homes`: the HF_HOME of each client (default: new temporary directories)."""
+    `homes`: the HF_HOME of each client (default: new temporary directories); `extra_env`: more
+    environment variables for every client."""
     code = RUNNER.format(body=textwrap.indent(textwrap.dedent(CLIENT_CODE[kind]), "    "))
     homes = homes or [tempfile.mkdtemp(prefix="fleet-home-") for _ in range(clients)]
     start_at = time.time() + 3 + clients * 0.05  # after every interpreter has started
     processes = []
     for home in homes:
-        env = {
+        client_env = {
             **os.environ,
             "HF_ENDPOINT": endpoint,
             "HF_HOME": home,
             "HF_HUB_DISABLE_TELEMETRY": "1",
             "HF_HUB_DISABLE_PROGRESS_BARS": "1",
             "NO_PROXY": "*",
+            **(extra_env or {}),
         }
-        env.pop("HF_TOKEN", None)
+        client_env.pop("HF_TOKEN", None)
         processes.append(
             subprocess.Popen(
                 [client_python, "-c", code, str(start_at)],
-                env=env,
+                env=client_env,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

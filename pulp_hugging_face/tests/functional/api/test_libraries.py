@@ -1,4 +1,9 @@
-"""datasets and transformers load through the cache, cold and then with the hub gone."""
+"""datasets and transformers load through the cache, cold and then with the hub gone.
+
+Each test is a cell of the Compatibility page (`compat`).
+"""
+
+from importlib.metadata import version
 
 from pulp_hugging_face.tests.functional.fake_hub import DATASET_ID, MODEL_ID
 
@@ -29,7 +34,8 @@ result = {{
 """
 
 
-def test_load_dataset(hf_cache_factory, hub_reset, hf_client):
+def test_load_dataset(hf_cache_factory, hub_reset, hf_client, compat):
+    compat(client="datasets", behaviour="load_dataset, then offline", version=version("datasets"))
     cache = hf_cache_factory()
     code = LOAD_DATASET.format(dataset=DATASET_ID)
     through_pulp = hf_client(code, cache.endpoint)
@@ -46,7 +52,8 @@ def test_load_dataset(hf_cache_factory, hub_reset, hf_client):
         hub_reset.start()
 
 
-def test_streaming_parquet_reads_ranges(hf_cache_factory, hub_reset, hf_client):
+def test_streaming_parquet_reads_ranges(hf_cache_factory, hub_reset, hf_client, compat):
+    compat(client="datasets", behaviour="streaming parquet (ranges)", version=version("datasets"))
     cache = hf_cache_factory()
     code = LOAD_PARQUET_STREAMING.format(dataset=DATASET_ID)
     rows = hf_client(code, cache.endpoint)
@@ -54,7 +61,9 @@ def test_streaming_parquet_reads_ranges(hf_cache_factory, hub_reset, hf_client):
     assert len(rows) == 5
 
 
-def test_transformers_from_pretrained(hf_cache_factory, hub_reset, hf_client):
+def test_transformers_from_pretrained(hf_cache_factory, hub_reset, hf_client, compat):
+    behaviour = "AutoConfig / AutoTokenizer.from_pretrained"
+    compat(client="transformers", behaviour=behaviour, version=version("transformers"))
     cache = hf_cache_factory()
     code = FROM_PRETRAINED.format(model=MODEL_ID)
     through_pulp = hf_client(code, cache.endpoint)
