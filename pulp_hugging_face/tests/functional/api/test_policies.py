@@ -6,8 +6,7 @@ import pytest
 import requests
 from pulp_glue.common.exceptions import PulpHTTPError
 
-from pulp_hugging_face.pytest_plugin import client_pythons
-from pulp_hugging_face.tests.functional.api.test_client_generations import GENERATIONS
+from pulp_hugging_face.tests.functional.api.test_client_generations import GENERATIONS, python_of
 from pulp_hugging_face.tests.functional.fake_hub import DATASET_ID, MODEL_ID
 
 CLIENT_ERROR = """
@@ -173,8 +172,7 @@ def test_a_denied_file_is_a_typed_client_error_and_other_files_are_served(
 def test_older_client_generations_get_the_same_typed_error_for_a_denied_file(
     hf_cache_factory, hub_reset, hf_client, generation
 ):
-    python = client_pythons().get(generation)
-    assert python, f"PULP_HF_CLIENT_PYTHONS has no {generation} interpreter (scripts/run-tests)"
+    python = python_of(generation)
     cache = hf_cache_factory(deny_files=["*.bin"])
 
     denied = client_error(hf_client, cache.endpoint, MODEL_ID, "big.bin", python=python)
