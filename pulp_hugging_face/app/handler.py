@@ -18,7 +18,7 @@ from pulpcore.plugin.content import Handler, PathNotResolved
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 from pulpcore.plugin.util import set_domain
 
-from . import distributions, hub, metrics, pullthrough, versions
+from . import access, distributions, hub, metrics, policy, pullthrough, storage, versions
 from .memory import ARTIFACTS, memory
 from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
 from .models import (
@@ -114,6 +114,8 @@ class HuggingFaceHandler(Handler):
                     return answer
             if hub_request is None or view.remote is None:
                 raise hub.HubError(404, hub.REPO_NOT_FOUND, "Not a Hub path served here.")
+            if denial := policy.check_request(view.remote.rules, hub_request):  # before upstream
+                raise denial.hub_error()
             if isinstance(hub_request, hub.ResolveRequest):
                 if request.method not in ("GET", "HEAD"):
                     raise web.HTTPMethodNotAllowed(request.method, ["GET", "HEAD"])
@@ -156,7 +158,11 @@ class HuggingFaceHandler(Handler):
     # --- resolve ------------------------------------------------------------------------------
 
     async def _resolve(self, request, view, resolve_request):
-        facts, state = await HubMetadata(view.remote).file_facts(resolve_request)
+        remote = view.remote
+        facts, state = await HubMetadata(remote).file_facts(resolve_request)
+        if denial := policy.check_size(remote.rules, resolve_request.filename, facts.size):
+            raise denial.hub_error()
+        access.record(remote.pk, resolve_request.repo, facts.commit, resolve_request.filename)
         headers = {
             **hub.resolve_headers(facts, resolve_request.filename),
             **_cache_headers(state),
@@ -212,6 +218,7 @@ class HuggingFaceHandler(Handler):
             return await self._serve_content_artifact(content_artifact, headers, request)
         if remote.policy == HuggingFaceRemote.STREAMED:
             return await self._stream_without_storing(request, remote, url, relative_path, headers)
+        await storage.admit(remote, facts.size)  # a 507 when it cannot fit under max_size
         fetch = partial(
             pullthrough.fetch_and_store, self, remote, url, relative_path, facts, view.repository
         )

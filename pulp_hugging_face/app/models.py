@@ -2,10 +2,14 @@ import asyncio
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 from logging import getLogger
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 
 from pulpcore.plugin.models import (
     AutoAddObjPermsMixin,
@@ -15,14 +19,19 @@ from pulpcore.plugin.models import (
     EncryptedTextField,
     Remote,
     Repository,
+    TaskSchedule,
 )
 from pulpcore.plugin.util import get_domain_pk
 
-from . import hub
+from . import hub, policy
 
 log = getLogger(__name__)
 
 REPO_TYPE_CHOICES = [(t, t) for t in hub.REPO_TYPES]
+
+
+def all_repo_types():
+    return list(hub.REPO_TYPES)
 
 
 def parse_commit_path(relative_path):
@@ -198,6 +207,25 @@ class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
         default=8.0,
         help_text="Seconds to wait for an upstream metadata answer (a client HEAD waits 10 s).",
     )
+    # What may be pulled through (see `policy.py`) ...
+    allow_repos = ArrayField(models.TextField(), default=list)
+    deny_repos = ArrayField(models.TextField(), default=list)
+    allow_files = ArrayField(models.TextField(), default=list)
+    deny_files = ArrayField(models.TextField(), default=list)
+    max_file_size = models.BigIntegerField(null=True)
+    repo_types = ArrayField(models.CharField(max_length=16), default=all_repo_types)
+    # ... and how much of it is kept (see `tasks/eviction.py`).
+    max_size = models.BigIntegerField(null=True)
+    max_unused_age = models.PositiveIntegerField(null=True)  # days
+    last_eviction = models.DateTimeField(null=True)
+
+    @property
+    def rules(self):
+        return policy.Rules.of(self)
+
+    @property
+    def has_storage_limits(self):
+        return self.max_size is not None or self.max_unused_age is not None
 
     def get_remote_artifact_url(self, relative_path=None, request=None):
         request = parse_commit_path(relative_path or "")
@@ -235,6 +263,39 @@ class HuggingFaceRemote(Remote, AutoAddObjPermsMixin):
         permissions = [
             ("manage_roles_huggingfaceremote", "Can manage roles on Hugging Face remotes"),
         ]
+
+
+EVICTION_SCHEDULE_TASK = "pulp_hugging_face.app.tasks.eviction.scheduled_eviction"
+
+
+def eviction_schedule_name(remote):
+    return f"Evict files of Hugging Face remote {remote.pk}"
+
+
+@receiver(post_save, sender=HuggingFaceRemote)
+def schedule_eviction(sender, instance, **kwargs):
+    """A remote with storage limits has a pulpcore TaskSchedule that evicts its files."""
+    schedules = TaskSchedule.objects.filter(
+        name=eviction_schedule_name(instance), pulp_domain=instance.pulp_domain
+    )
+    if not instance.has_storage_limits:
+        schedules.delete()
+        return
+    minutes = getattr(settings, "HUGGING_FACE_EVICTION_INTERVAL", 60)
+    TaskSchedule.objects.update_or_create(
+        name=eviction_schedule_name(instance),
+        pulp_domain=instance.pulp_domain,
+        defaults={
+            "task_name": EVICTION_SCHEDULE_TASK,
+            "task_kwargs": {"remote_pk": str(instance.pk)},
+            "dispatch_interval": timedelta(minutes=minutes),
+        },
+    )
+
+
+@receiver(post_delete, sender=HuggingFaceRemote)
+def unschedule_eviction(sender, instance, **kwargs):
+    TaskSchedule.objects.filter(name=eviction_schedule_name(instance)).delete()
 
 
 class HuggingFaceRepository(Repository, AutoAddObjPermsMixin):
@@ -340,6 +401,9 @@ class FileMetadata(models.Model):
     size = models.BigIntegerField(null=True)
     lfs_sha256 = models.CharField(max_length=64, null=True)
     checked_at = models.DateTimeField(auto_now=True)
+    # When the file was last asked for (HEAD or GET) through this remote; written in batches
+    # by `access.py`, so it may lag by a few seconds. Eviction goes least recently used first.
+    last_access = models.DateTimeField(null=True)
 
     class Meta:
         unique_together = ("remote", "repo_type", "repo_id", "commit", "path")

@@ -6,7 +6,16 @@ from rest_framework import serializers
 from pulpcore.plugin import models as core_models
 from pulpcore.plugin import serializers as core_serializers
 
-from . import hub, models
+from . import hub, models, policy, storage
+
+
+def _patterns_field(help_text):
+    # Validated as a whole by policy.py (a bad regex is a 400 naming the field).
+    return serializers.ListField(
+        child=serializers.CharField(trim_whitespace=False, allow_blank=True),
+        required=False,
+        help_text=help_text,
+    )
 
 
 class HuggingFaceContentSerializer(core_serializers.SingleArtifactContentSerializer):
@@ -121,6 +130,91 @@ class HuggingFaceRemoteSerializer(core_serializers.RemoteSerializer):
         help_text=_("Seconds to wait for an upstream metadata answer (default 8)."),
     )
 
+    allow_repos = _patterns_field(
+        _(
+            "Repo ids that may be pulled through: globs like 'org/*' or regular expressions "
+            "written 're:<pattern>'. Empty: every repo (that no deny rule names)."
+        )
+    )
+    deny_repos = _patterns_field(
+        _("Repo ids that are refused (globs or 're:' regexes); a deny rule wins over allow.")
+    )
+    allow_files = _patterns_field(
+        _("File paths that may be pulled through (fnmatch globs, e.g. '*.safetensors').")
+    )
+    deny_files = _patterns_field(
+        _("File paths that are refused (fnmatch globs, e.g. '*.bin', '*.pkl', '*.ckpt').")
+    )
+    max_file_size = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text=_("Bytes; a larger file is refused (403). Null: no limit."),
+    )
+    repo_types = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text=_("Repo types served: any of 'model', 'dataset', 'space' (default all)."),
+    )
+    max_size = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=0,
+        help_text=_(
+            "Bytes this remote's cached files may take; least recently used files are evicted "
+            "beyond it. Null: no limit."
+        ),
+    )
+    max_unused_age = serializers.IntegerField(
+        required=False,
+        allow_null=True,
+        min_value=1,
+        max_value=100 * 365,
+        help_text=_("Days; files not asked for in that time are evicted. Null: kept."),
+    )
+    used_bytes = serializers.SerializerMethodField(
+        help_text=_("Bytes of the files this remote holds in the cache.")
+    )
+    file_count = serializers.SerializerMethodField(
+        help_text=_("How many files this remote holds in the cache.")
+    )
+    last_eviction = serializers.DateTimeField(
+        read_only=True, help_text=_("When the last eviction task finished (null: never).")
+    )
+
+    def _usage(self, remote):
+        cached = getattr(remote, "_usage", None)
+        if cached is None:
+            cached = remote._usage = storage.usage(remote)
+        return cached
+
+    def get_used_bytes(self, remote) -> int:
+        return self._usage(remote).bytes
+
+    def get_file_count(self, remote) -> int:
+        return self._usage(remote).files
+
+    def _validate_with(self, check, value):
+        try:
+            return check(value)
+        except policy.PolicyError as exc:
+            raise serializers.ValidationError(str(exc))
+
+    def validate_allow_repos(self, value):
+        return self._validate_with(policy.validate_repo_patterns, value)
+
+    def validate_deny_repos(self, value):
+        return self._validate_with(policy.validate_repo_patterns, value)
+
+    def validate_allow_files(self, value):
+        return self._validate_with(policy.validate_file_patterns, value)
+
+    def validate_deny_files(self, value):
+        return self._validate_with(policy.validate_file_patterns, value)
+
+    def validate_repo_types(self, value):
+        return self._validate_with(policy.validate_repo_types, value)
+
     def validate_url(self, url):
         url = super().validate_url(url)
         parts = urlsplit(url)
@@ -138,6 +232,17 @@ class HuggingFaceRemoteSerializer(core_serializers.RemoteSerializer):
             "hf_token",
             "metadata_ttl",
             "metadata_timeout",
+            "allow_repos",
+            "deny_repos",
+            "allow_files",
+            "deny_files",
+            "max_file_size",
+            "repo_types",
+            "max_size",
+            "max_unused_age",
+            "used_bytes",
+            "file_count",
+            "last_eviction",
         )
         model = models.HuggingFaceRemote
 

@@ -11,8 +11,9 @@ from pulpcore.plugin.actions import ModifyRepositoryActionMixin
 from pulpcore.plugin.serializers import AsyncOperationResponseSerializer
 from pulpcore.plugin.tasking import dispatch
 from pulpcore.plugin.util import get_domain, get_objects_for_user
+from pulpcore.plugin.viewsets import OperationPostponedResponse
 
-from . import models, serializers, tasks
+from . import models, serializers, storage, tasks
 from .cache_stats import DEFAULT_TOP, MAX_TOP, cache_stats
 
 
@@ -190,8 +191,24 @@ class HuggingFaceRemoteViewSet(core_viewsets.RemoteViewSet, core_viewsets.RolesM
     queryset = models.HuggingFaceRemote.objects.all()
     serializer_class = serializers.HuggingFaceRemoteSerializer
     queryset_filtering_required_permission = "hugging_face.view_huggingfaceremote"
-    DEFAULT_ACCESS_POLICY = _access_policy("huggingfaceremote", read_actions=["cache_stats"])
+    DEFAULT_ACCESS_POLICY = _access_policy(
+        "huggingfaceremote",
+        extra_object_actions=[("evict", "change_huggingfaceremote")],
+        read_actions=["cache_stats"],
+    )
     LOCKED_ROLES = _locked_roles("huggingfaceremote")
+
+    @extend_schema(
+        description="Evict the least recently used files until the remote is under its "
+        "max_size and max_unused_age (files of frozen repository versions stay).",
+        summary="Evict files",
+        request=None,
+        responses={202: AsyncOperationResponseSerializer},
+    )
+    @decorators.action(detail=True, methods=["post"])
+    def evict(self, request, pk):
+        remote = self.get_object()
+        return OperationPostponedResponse(storage.dispatch_eviction(remote), request)
 
     @extend_schema(
         summary="Cache statistics",

@@ -991,6 +991,7 @@ lp_status() {
     local msg
     if msg=$(lp_probe); then
         printf 'API %s and content app %s answer\n' "$LP_API_URL" "${LP_CONTENT_URLS[*]}"
+        "$LP_SYS_PYTHON" "$LP_HELPER" remote-usage "$LP_API_URL" "$LP_STATE/admin-password" || true
     else
         printf 'not ready: %s\n' "${msg#waiting for: }"
         rc=3

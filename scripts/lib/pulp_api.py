@@ -6,6 +6,9 @@ Subcommands:
   probe API_URL CONTENT_URL... exit 0 when the API, a worker and every content app are up;
                                prints what is still missing
   setup-cache ...              idempotently create the Hugging Face remote + distribution
+  remote-usage API_URL PASSWORD_FILE
+                               one line per Hugging Face remote: used bytes, file count,
+                               max_size and the last eviction
 
 Never prints passwords or tokens.
 """
@@ -206,6 +209,33 @@ def setup_cache(args):
     return 0
 
 
+def _size(value):
+    if value is None:
+        return "none"
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return str(value)
+
+
+def remote_usage(api_url, password_file):
+    with open(password_file) as f:
+        api = Api(api_url, ("admin", f.read().strip()))
+    path = f"{API_V3}remotes/hugging_face/hugging_face/?limit=1000&ordering=name"
+    status, data = api.call("GET", path)
+    if status != 200:
+        print(f"remotes: HTTP {status}")
+        return 3
+    for remote in data.get("results", []):
+        print(
+            f"remote {remote['name']!r}: {_size(remote.get('used_bytes'))} in "
+            f"{remote.get('file_count')} files (max_size {_size(remote.get('max_size'))}), "
+            f"last eviction {remote.get('last_eviction') or 'never'}"
+        )
+    return 0
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="pulp_api.py")
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -227,6 +257,9 @@ def main(argv=None):
     p.add_argument("--base-path", required=True)
     p.add_argument("--app-label", default="hugging_face")
     p.add_argument("--endpoint", default="hugging_face")
+    p = sub.add_parser("remote-usage")
+    p.add_argument("api")
+    p.add_argument("password_file")
     args = parser.parse_args(argv)
 
     if args.cmd == "free-ports":
@@ -236,6 +269,8 @@ def main(argv=None):
         return port_free(args.host, args.port)
     if args.cmd == "probe":
         return probe(args.api.rstrip("/"), [url.rstrip("/") for url in args.content])
+    if args.cmd == "remote-usage":
+        return remote_usage(args.api, args.password_file)
     return setup_cache(args)
 
 

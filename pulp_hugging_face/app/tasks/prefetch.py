@@ -23,7 +23,7 @@ from django.db.models import Q
 from pulpcore.plugin.models import Content, ContentArtifact, ProgressReport
 from pulpcore.plugin.util import get_domain
 
-from pulp_hugging_face.app import hub, pullthrough, upstream
+from pulp_hugging_face.app import hub, policy, pullthrough, upstream
 from pulp_hugging_face.app.metadata import NEXT_PAGE, HubMetadata
 from pulp_hugging_face.app.models import (
     HuggingFaceContent,
@@ -62,10 +62,15 @@ PROBED_FILES = {
 
 
 def selected(remote, repo, path, facts, allow_patterns, ignore_patterns):
-    """Whether prefetch takes this file. The one place files are chosen: a remote's policy
-    (issue 12, `policy.check(remote, repo.repo_type, repo.repo_id, path, facts.size)`) goes here.
-    """
-    return hub.path_selected(path, allow_patterns, ignore_patterns)
+    """Whether prefetch takes this file. The one place files are chosen: the request's patterns,
+    then the remote's rules (`policy.check`); a file the remote refuses is skipped and logged."""
+    if not hub.path_selected(path, allow_patterns, ignore_patterns):
+        return False
+    denial = policy.check(remote, repo.repo_type, repo.repo_id, path, facts.size)
+    if denial is not None:
+        log.info("Prefetch skips %s of %s: %s", path, repo.repo_id, denial.message)
+        return False
+    return True
 
 
 class Progress:
