@@ -34,8 +34,24 @@ LEASE_TIMEOUT = 3.0  # seconds without a heartbeat before a follower takes over
 RUNNING, DONE, FAILED = "running", "done", "failed"
 LEAD, FOLLOW, FINISHED, TAKE_OVER = "lead", "follow", "finished", "take-over"
 
-# This process, as leases name it: host, pid and a per-start token (pids are reused).
-PROCESS = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+def _identity():
+    """This process, as leases name it: host, pid and a per-start token (pids are reused)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+PROCESS = _identity()
+
+
+def _renew_identity():
+    # Django setup imports this module in gunicorn's arbiter (viewsets -> tasks -> pullthrough):
+    # each forked content worker must be a process of its own, or two workers would both think
+    # they lead the same download.
+    global PROCESS
+    PROCESS = _identity()
+
+
+os.register_at_fork(after_in_child=_renew_identity)
 
 
 def lease_key(*parts):

@@ -1,5 +1,7 @@
 """The lease rules of `leases.decide`: who asks upstream, who follows, who takes over."""
 
+import os
+
 import pytest
 
 from pulp_hugging_face.app import leases
@@ -92,3 +94,17 @@ def test_a_failed_leases_error_is_storable_whatever_upstream_said():
     message = leases.outcome_of(error)["message"]
     message.encode("utf-8")  # no lone surrogate: PostgreSQL's json accepts it
     assert "\x00" not in message and len(message) <= 512
+
+
+def test_a_forked_process_has_an_identity_of_its_own():
+    from pulp_hugging_face.app import leases
+
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: what a gunicorn worker forked from the arbiter sees
+        os.write(write, leases.PROCESS.encode())
+        os._exit(0)
+    os.waitpid(pid, 0)
+    child = os.read(read, 200).decode()
+    assert child != leases.PROCESS
+    assert child.split(":")[1] == str(pid)
