@@ -321,7 +321,10 @@ class Sampler:
             for pid in self.pids:
                 with contextlib.suppress(OSError, ValueError):
                     status = Path(f"/proc/{pid}/status").read_text()
-                    rss = int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024
+                    found = re.search(r"VmRSS:\s+(\d+) kB", status)
+                    if found is None:  # exited (a zombie has no memory)
+                        continue
+                    rss = int(found.group(1)) / 1024
                     fds = len(os.listdir(f"/proc/{pid}/fd"))
                     self.samples[pid].append((time.monotonic(), rss, fds))
             self._stop.wait(self.interval)
