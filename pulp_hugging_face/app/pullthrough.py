@@ -277,8 +277,25 @@ async def fetch_and_store(handler, remote, url, relative_path, facts, repository
     )
     # A wrong size or digest is final: readers already have the bytes, no retry.
     result = await downloader.run(extra_data={"disable_retry_list": VALIDATION_ERRORS})
-    saved = await sync_to_async(_store)(handler, result, remote_artifact, downloader.git_blob_sha1)
+    try:
+        saved = await sync_to_async(_store)(
+            handler, result, remote_artifact, downloader.git_blob_sha1
+        )
+    except FileNotFoundError:
+        # Our file was removed under us: another process took the download over (this one's
+        # heartbeat was late) and, having stored the same verified bytes, removed the file of
+        # the leader it replaced. Readers here hold the verified bytes open: they are done.
+        if not await _stored_for(remote, url):
+            raise
+        log.warning("Download of %s was stored by the process that took it over.", url)
+        return
     await record_in_repository(repository, saved[relative_path])
+
+
+async def _stored_for(remote, url):
+    return await ContentArtifact.objects.filter(
+        remoteartifact__remote=remote, remoteartifact__url=url, artifact__isnull=False
+    ).aexists()
 
 
 async def record_in_repository(repository, content_artifact):
