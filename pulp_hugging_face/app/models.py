@@ -447,3 +447,20 @@ class UpstreamLease(models.Model):
 
     class Meta:
         unique_together = ("remote", "key")
+
+
+class CachedFile(models.Model):
+    """A stored file that a remote keeps in its cache.
+
+    The PROTECT foreign key keeps pulpcore's orphan cleanup, which runs on a schedule, from
+    deleting a pulled file that is in no repository version: such a file is still the cache's,
+    and the hub may be down when it is next asked for. Eviction deletes the row first; deleting
+    the remote deletes its rows, so the files it alone kept become orphans.
+    """
+
+    remote = models.ForeignKey(HuggingFaceRemote, on_delete=models.CASCADE)
+    content = models.ForeignKey(HuggingFaceContent, on_delete=models.PROTECT)
+    pulp_created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        unique_together = ("remote", "content")

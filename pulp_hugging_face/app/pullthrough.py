@@ -31,7 +31,7 @@ from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 from . import hub, leases, metrics
 from .downloaders import UpstreamProtocolError
 from .memory import memory
-from .models import HuggingFaceContent
+from .models import CachedFile, HuggingFaceContent
 from .upstream import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
@@ -324,10 +324,15 @@ def missing_from_disk(content_artifact):
 
 
 def _store(handler, result, remote_artifact, git_blob_sha1):
-    """pulpcore's artifact and content bookkeeping, plus the unit's git blob id."""
+    """pulpcore's artifact and content bookkeeping, plus the unit's git blob id, and the file
+    kept in the remote's cache (safe from orphan cleanup: `CachedFile`)."""
     saved = handler._save_artifact(result, remote_artifact)
+    content_ids = [ca.content_id for ca in saved.values()]
+    CachedFile.objects.bulk_create(
+        [CachedFile(remote=remote_artifact.remote, content_id=pk) for pk in content_ids],
+        ignore_conflicts=True,
+    )
     if git_blob_sha1:
-        content_ids = [ca.content_id for ca in saved.values()]
         HuggingFaceContent.objects.filter(pk__in=content_ids, git_blob_sha1__isnull=True).update(
             git_blob_sha1=git_blob_sha1
         )

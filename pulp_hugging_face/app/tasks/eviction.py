@@ -8,13 +8,13 @@ version (`storage.frozen_versions`).
 A file leaves in three steps, each of which keeps every answer right:
 1. It leaves the latest version of each repository that a distribution of this remote records
    pulled files in (a new repository version).
-2. The remote's `RemoteArtifact` for it is deleted, and the content apps are told to forget the
-   stored files they remember (`memory.ARTIFACTS`): from now on the content app does not find
-   it stored for this remote and pulls it through again on the next request.
-3. Content that no remote holds any more goes to pulpcore's orphan cleanup, dispatched as
-   pulpcore's own API does (the domain's orphans lock), with `ORPHAN_PROTECTION_TIME`: content
-   touched within that time, and content still in some repository version, stays until a later
-   orphan cleanup (pulpcore schedules one).
+2. The remote's `RemoteArtifact` and `CachedFile` for it are deleted, and the content apps are
+   told to forget the stored files they remember (`memory.ARTIFACTS`): from now on the content
+   app does not find it stored for this remote and pulls it through again on the next request.
+3. Content that no remote keeps any more (no `CachedFile` shields it) goes to pulpcore's orphan
+   cleanup, dispatched as pulpcore's own API does (the domain's orphans lock), with
+   `ORPHAN_PROTECTION_TIME`: content touched within that time, and content still in some
+   repository version, stays until a later orphan cleanup (pulpcore schedules one).
 """
 
 import logging
@@ -30,7 +30,12 @@ from pulpcore.plugin.tasking import dispatch, orphan_cleanup
 
 from pulp_hugging_face.app import storage
 from pulp_hugging_face.app.memory import ARTIFACTS, announce
-from pulp_hugging_face.app.models import FileMetadata, HuggingFaceContent, HuggingFaceRemote
+from pulp_hugging_face.app.models import (
+    CachedFile,
+    FileMetadata,
+    HuggingFaceContent,
+    HuggingFaceRemote,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,11 +121,10 @@ def evict(remote_pk):
             RemoteArtifact.objects.filter(
                 remote=remote, content_artifact__content__in=batch
             ).delete()
+            CachedFile.objects.filter(remote=remote, content__in=batch).delete()
             announce(ARTIFACTS)  # content apps forget which stored file serves a URL
             still_held = set(
-                RemoteArtifact.objects.filter(content_artifact__content__in=batch).values_list(
-                    "content_artifact__content_id", flat=True
-                )
+                CachedFile.objects.filter(content__in=batch).values_list("content_id", flat=True)
             )
             unheld.extend(pk for pk in batch if pk not in still_held)
             files.increase_by(len(batch))
