@@ -8,6 +8,11 @@ lease over. A lease ends `done` (the result is in the database or storage) or `f
 the error the followers that waited for it report too.
 
 The rules are in `decide()` (pure, unit tested); the rest is the database side.
+
+Heartbeats and their ages are the database's clock (`Now()`), not a host's: hosts' clocks
+differ, and a follower whose own query result waited in a busy process must not see a lease as
+older than it was when read. Heartbeats are written from a thread of their own (with its own
+connection), so they do not queue behind the requests of the content app's one sync thread.
 """
 
 import asyncio
@@ -17,10 +22,12 @@ import logging
 import os
 import socket
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.db import IntegrityError
-from django.utils import timezone
+from django.db import IntegrityError, close_old_connections
+from django.db.models import DurationField, ExpressionWrapper, F
+from django.db.models.functions import Now
 
 from . import hub
 from .models import UpstreamLease
@@ -29,7 +36,9 @@ from .upstream import UpstreamUnavailable
 log = logging.getLogger(__name__)
 
 HEARTBEAT = 1.0  # seconds between a leader's heartbeats
-LEASE_TIMEOUT = 3.0  # seconds without a heartbeat before a follower takes over
+# Seconds without a heartbeat before a follower takes over: several missed beats, and well
+# under a client's 10 s read timeout, so the followers' clients still get bytes in time.
+LEASE_TIMEOUT = 5.0
 
 RUNNING, DONE, FAILED = "running", "done", "failed"
 LEAD, FOLLOW, FINISHED, TAKE_OVER = "lead", "follow", "finished", "take-over"
@@ -43,12 +52,40 @@ def _identity():
 PROCESS = _identity()
 
 
+_heartbeats = None  # the executor whose one thread writes this process's heartbeats
+
+
 def _renew_identity():
     # Django setup imports this module in gunicorn's arbiter (viewsets -> tasks -> pullthrough):
     # each forked content worker must be a process of its own, or two workers would both think
-    # they lead the same download.
-    global PROCESS
+    # they lead the same download. A forked child has none of its parent's threads.
+    global PROCESS, _heartbeats
     PROCESS = _identity()
+    _heartbeats = None
+
+
+def _in_heartbeat_thread(function, *args):
+    global _heartbeats
+    if _heartbeats is None:
+        _heartbeats = ThreadPoolExecutor(max_workers=1, thread_name_prefix="hf-lease-heartbeat")
+    return asyncio.get_running_loop().run_in_executor(_heartbeats, function, *args)
+
+
+def _beat(pk, generation):
+    close_old_connections()  # this thread's connection: reconnect after a database restart
+    return (
+        UpstreamLease.objects.filter(
+            pk=pk, leader=PROCESS, generation=generation, state=RUNNING
+        ).update(heartbeat=Now())
+        == 1
+    )
+
+
+def _with_age(rows):
+    """Lease rows with `age`: the time since their heartbeat, by the database's clock."""
+    return rows.annotate(
+        age=ExpressionWrapper(Now() - F("heartbeat"), output_field=DurationField())
+    )
 
 
 os.register_at_fork(after_in_child=_renew_identity)
@@ -92,15 +129,12 @@ class Lease:
         """Renew the heartbeat; False when another process took the lease over."""
         if self.private:
             return True
-        updated = await UpstreamLease.objects.filter(
-            pk=self.pk, leader=PROCESS, generation=self.generation, state=RUNNING
-        ).aupdate(heartbeat=timezone.now())
-        return updated == 1
+        return await _in_heartbeat_thread(_beat, self.pk, self.generation)
 
     async def finish(self, error=None):
         if self.private:
             return
-        values = {"state": FAILED if error else DONE, "heartbeat": timezone.now()}
+        values = {"state": FAILED if error else DONE, "heartbeat": Now()}
         values["outcome"] = error or {}
         await UpstreamLease.objects.filter(
             pk=self.pk, leader=PROCESS, generation=self.generation
@@ -124,15 +158,14 @@ def private(path):
 
 
 def _age(row):
-    return (timezone.now() - row.heartbeat).total_seconds()
+    return row.age.total_seconds()
 
 
 async def acquire(remote, key, path=""):
     """Take the lease for `key`, or find who has it: a `Lease`, `mine` when this process leads."""
-    now = timezone.now()
     try:
         row = await UpstreamLease.objects.acreate(
-            remote=remote, key=key, leader=PROCESS, heartbeat=now, state=RUNNING, path=path
+            remote=remote, key=key, leader=PROCESS, heartbeat=Now(), state=RUNNING, path=path
         )
         return Lease(row.pk, row.generation, True, path)
     except IntegrityError:
@@ -142,7 +175,7 @@ async def acquire(remote, key, path=""):
 
 async def join(remote, key, path, waited_generation):
     """The lease for `key` as it is now; `waited_generation`: the one this process followed."""
-    row = await UpstreamLease.objects.filter(remote=remote, key=key).afirst()
+    row = await _with_age(UpstreamLease.objects.filter(remote=remote, key=key)).afirst()
     if row is None:  # deleted meanwhile (its remote changed): start anew
         return await acquire(remote, key, path)
     action = decide(row.state, _age(row), row.leader, row.generation, waited_generation)
@@ -156,7 +189,7 @@ async def take_over(row, path=""):
     taken = await UpstreamLease.objects.filter(pk=row.pk, generation=row.generation).aupdate(
         leader=PROCESS,
         generation=row.generation + 1,
-        heartbeat=timezone.now(),
+        heartbeat=Now(),
         state=RUNNING,
         path=path,
         outcome={},
@@ -170,7 +203,7 @@ async def take_over(row, path=""):
 
 async def watch(lease):
     """The lease's row now: (action, row) for a follower (see `decide`)."""
-    row = await UpstreamLease.objects.filter(pk=lease.pk).afirst()
+    row = await _with_age(UpstreamLease.objects.filter(pk=lease.pk)).afirst()
     if row is None:
         return TAKE_OVER, None
     action = decide(row.state, _age(row), row.leader, row.generation, lease.generation)

@@ -390,5 +390,13 @@ class PrefetchSerializer(serializers.Serializer):
             raise serializers.ValidationError({"remote": _("Not a Hugging Face remote.")})
         if remote.pulp_domain_id != self.context["repository"].pulp_domain_id:
             raise serializers.ValidationError({"remote": _("The remote is in another domain.")})
+        # A repo the remote's rules refuse: a 400 naming the rule, no task, no upstream call.
+        refused = [
+            denial.message
+            for spec in data["repos"]
+            if (denial := policy.check(remote, spec["repo_type"], spec["repo_id"]))
+        ]
+        if refused:
+            raise serializers.ValidationError({"repos": refused})
         data["remote"] = remote
         return data

@@ -61,22 +61,36 @@ PROBED_FILES = {
 }
 
 
-def selected(remote, repo, path, facts, allow_patterns, ignore_patterns):
+MAX_LOGGED_DENIALS = 20  # per repo; the progress report counts them all
+
+
+def selected(remote, plan, path, facts):
     """Whether prefetch takes this file. The one place files are chosen: the request's patterns,
-    then the remote's rules (`policy.check`); a file the remote refuses is skipped and logged."""
-    if not hub.path_selected(path, allow_patterns, ignore_patterns):
+    then the remote's rules (`policy.check`); a file the remote refuses is skipped, counted in
+    `plan.denied` and logged."""
+    if not hub.path_selected(path, plan.allow_patterns, plan.ignore_patterns):
         return False
+    repo = plan.repo
     denial = policy.check(remote, repo.repo_type, repo.repo_id, path, facts.size)
     if denial is not None:
-        log.info("Prefetch skips %s of %s: %s", path, repo.repo_id, denial.message)
+        plan.denied.append(path)
+        if len(plan.denied) <= MAX_LOGGED_DENIALS:
+            log.info("Prefetch skips %s of %s: %s", path, repo.repo_id, denial.message)
         return False
     return True
+
+
+def refused_repo(remote, plan):
+    """The `PrefetchError` for a repo the remote's rules refuse (the rules may have changed
+    since the sync was asked for), before any upstream request; else None."""
+    denial = policy.check(remote, plan.repo.repo_type, plan.repo.repo_id)
+    return PrefetchError(denial.message) if denial is not None else None
 
 
 class Progress:
     """pulpcore progress reports for files and bytes (bytes in MiB beyond 32-bit counts)."""
 
-    def __init__(self, files, size):
+    def __init__(self, files, size, denied=0):
         self.unit = 1 if size <= MAX_PROGRESS_VALUE else 1024 * 1024
         self.bytes_done = 0
         self.files = ProgressReport(
@@ -85,6 +99,13 @@ class Progress:
         self.skipped = ProgressReport(
             message="Files already stored", code="sync.skipped.files", total=None
         )
+        # Files the patterns selected and the remote's rules refused: not in the version.
+        self.denied = ProgressReport(
+            message="Files refused by the remote's rules",
+            code="sync.denied.files",
+            total=denied,
+            done=denied,
+        )
         self.bytes = ProgressReport(
             message="Downloading bytes" if self.unit == 1 else "Downloading MiB",
             code="sync.downloading.bytes",
@@ -92,7 +113,7 @@ class Progress:
         )
 
     async def start(self):
-        for report in (self.files, self.skipped, self.bytes):
+        for report in (self.files, self.skipped, self.denied, self.bytes):
             report.state = "running"
             await sync_to_async(report.save)()
 
@@ -105,7 +126,7 @@ class Progress:
         await self.bytes.aincrease_by(self.bytes_done // self.unit - before)
 
     async def finish(self, state="completed"):
-        for report in (self.files, self.skipped, self.bytes):
+        for report in (self.files, self.skipped, self.denied, self.bytes):
             report.state = state
             await sync_to_async(report.save)()
 
@@ -122,6 +143,7 @@ class RepoPlan:
         self.revisions = []
         self.metadata = []  # unsaved HuggingFaceMetadata
         self.files = []  # (path, FileFacts)
+        self.denied = []  # paths the patterns selected and the remote's rules refused
 
 
 async def _tree(metadata, repo, commit):
@@ -172,7 +194,7 @@ async def _plan(metadata, remote, plan):
             log.warning("Skipping %s of %s: not a file path the cache serves.", path, repo)
             continue
         listed.add(path)
-        if selected(remote, repo, path, facts, plan.allow_patterns, plan.ignore_patterns):
+        if selected(remote, plan, path, facts):
             plan.files.append((path, facts))
     name = repo.repo_id.rsplit("/", 1)[-1]
     for path in PROBED_FILES[repo.repo_type]:
@@ -226,7 +248,8 @@ async def _fetch_all(remote, domain, plans):
 
     handler = HuggingFaceHandler()
     jobs = [(plan, path, facts) for plan in plans for path, facts in plan.files]
-    progress = Progress(len(jobs), sum(facts.size for _, _, facts in jobs))
+    denied = sum(len(plan.denied) for plan in plans)
+    progress = Progress(len(jobs), sum(facts.size for _, _, facts in jobs), denied)
     await progress.start()
     slots = asyncio.Semaphore(PARALLEL_DOWNLOADS)
 
@@ -290,6 +313,9 @@ async def prefetch(repository_pk, remote_pk, repos):
     domain = await sync_to_async(get_domain)()
     metadata = HubMetadata(remote)
     plans = [RepoPlan(spec) for spec in repos]
+    for plan in plans:
+        if (error := refused_repo(remote, plan)) is not None:
+            raise error
     try:
         for plan in plans:
             await _plan(metadata, remote, plan)

@@ -176,6 +176,42 @@ def test_prefetch_rejects_bad_input_without_upstream_calls(
     assert hub_reset.count() == 0
 
 
+def test_prefetch_skips_files_the_remote_refuses_and_reports_them(
+    hf_remote_factory, hf_repository_factory, prefetch, version_content, hub_reset
+):
+    remote = hf_remote_factory(deny_files=["config*.json"])
+    repository = hf_repository_factory(remote=remote.pulp_href)
+    files = hub_reset.repo(MODEL_ID)["files"]["A"]
+    chosen = [p for p in files if p.endswith(".json")]
+    refused = sorted(p for p in chosen if p.startswith("config"))  # patterns match whole paths
+    assert refused and len(refused) < len(chosen)
+
+    task = prefetch(repository, [{"repo_id": MODEL_ID, "allow_patterns": JSON_FILES}])
+
+    (version_href,) = task.created_resources
+    stored = sorted(u["path"] for u in version_content(version_href))
+    assert stored == sorted(set(chosen) - set(refused))
+    denied = progress(task, "sync.denied.files")
+    assert (denied.total, denied.done) == (len(refused), len(refused))
+    assert progress(task, "sync.downloading.files").total == len(stored)
+    asked = {r.get("file") for r in hub_reset.stats()["requests"] if r["kind"] == "resolve"}
+    assert not asked & set(refused), asked
+
+
+def test_prefetch_of_a_repo_the_remote_refuses_is_a_400_naming_the_rule(
+    hf_remote_factory, hf_repository_factory, api_session, bindings_cfg, hub_reset
+):
+    remote = hf_remote_factory(deny_repos=["sentence-transformers/*"])
+    repository = hf_repository_factory(remote=remote.pulp_href)
+    url = f"{bindings_cfg.host}{repository.pulp_href}sync/"
+
+    answer = api_session.post(url, json={"repos": [{"repo_id": MODEL_ID}]})
+
+    assert answer.status_code == 400, answer.text
+    assert "deny_repos 'sentence-transformers/*'" in answer.json()["repos"][0]
+    assert hub_reset.count() == 0
+
+
 OFFLINE_CLIENT = """
 import hashlib, json, os
 from huggingface_hub import HfApi, HfFileSystem, hf_hub_download, snapshot_download
