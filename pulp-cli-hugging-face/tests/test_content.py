@@ -1,5 +1,7 @@
 """`pulp hugging-face content list`: the files the cache stored, by Hub coordinates."""
 
+import time
+
 import pytest
 import requests
 
@@ -86,6 +88,18 @@ def test_cache_stats_of_a_remote_count_its_stored_files(pulp_cli, pulled, fake_h
         "file_count": 2 if model_bytes >= dataset_bytes else 1,
         "bytes": max(model_bytes, dataset_bytes),
     }
+
+
+def test_cache_stats_give_the_hit_ratio_and_the_bytes_saved(pulp_cli, pulled, fake_hub):
+    pulled("", MODEL_ID, "config.json")  # cold
+    pulled("", MODEL_ID, "config.json")  # warm: from storage
+    time.sleep(6)  # the content apps add their counts every 5 s
+    stats = pulp_cli.json("hugging-face", "cache", "stats", "--remote", pulled.remote["name"])
+    size = len(fake_hub.file_bytes(MODEL_ID, "config.json"))
+    assert stats["requests"]["hit_ratio"] == 0.5
+    assert (stats["requests"]["hit"], stats["requests"]["miss"]) == (1, 1)
+    assert stats["bytes_saved"] == size
+    assert stats["bytes_served"] == {"storage": size, "upstream": size}
 
 
 def test_cache_stats_top_limits_the_repo_list(pulp_cli, pulled):

@@ -11,7 +11,7 @@ from django.conf import settings
 from pulpcore.plugin.content import app
 
 from . import metrics
-from .access import flush_on_shutdown
+from .access import count_answer, flush_on_shutdown
 from .handler import HuggingFaceHandler, hub_fast_path, keep_hub_etag
 from .memory import listen
 from .upstream import close_all
@@ -29,6 +29,7 @@ def _add_routes():
     app.on_cleanup.append(flush_on_shutdown)
     app.on_response_prepare.append(keep_hub_etag)
     app.on_response_prepare.append(metrics.count_served_bytes)
+    app.on_response_prepare.append(count_answer)
     app.middlewares.insert(_before_authentication(), hub_fast_path(handler))
     app.add_routes(
         [

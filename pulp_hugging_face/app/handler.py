@@ -20,7 +20,7 @@ from pulpcore.plugin.util import set_domain
 
 from . import access, distributions, hub, metrics, policy, pullthrough, storage, versions
 from .memory import ARTIFACTS, memory
-from .metadata import FRESH, NEXT_PAGE, STALE, HubMetadata
+from .metadata import FRESH, MISS, NEXT_PAGE, STALE, HubMetadata
 from .models import (
     HuggingFaceContent,
     HuggingFaceDistribution,
@@ -168,6 +168,7 @@ class HuggingFaceHandler(Handler):
             **_cache_headers(state),
         }
         if request.method == "HEAD":
+            access.note_answer(request, remote.pk, state)
             return web.Response(headers={**headers, "Content-Length": str(facts.size)})
         request[HUB_ETAG] = headers["ETag"]
         return await self._serve_file(request, view, resolve_request, facts, headers)
@@ -215,7 +216,10 @@ class HuggingFaceHandler(Handler):
             )
         if content_artifact is not None:
             await pullthrough.record_in_repository(view.repository, content_artifact)
+            outcome = STALE if headers[CACHE_HEADER] == STALE else FRESH  # from storage
+            access.note_answer(request, remote.pk, outcome, facts.size)
             return await self._serve_content_artifact(content_artifact, headers, request)
+        access.note_answer(request, remote.pk, MISS)
         if remote.policy == HuggingFaceRemote.STREAMED:
             return await self._stream_without_storing(request, remote, url, relative_path, headers)
         await storage.admit(remote, facts.size)  # a 507 when it cannot fit under max_size

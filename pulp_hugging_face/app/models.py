@@ -464,3 +464,21 @@ class CachedFile(models.Model):
 
     class Meta:
         unique_together = ("remote", "content")
+
+
+class CacheTraffic(models.Model):
+    """What a remote's distributions answered for files, summed over every content app.
+
+    Each content process counts in memory and adds its counts here every few seconds
+    (`access.py`), so no request writes to the database. `hits` were answered from storage or
+    from known facts, `misses` needed the hub, `stale` were answered from the cache while the hub
+    was unavailable.
+    """
+
+    remote = models.OneToOneField(HuggingFaceRemote, on_delete=models.CASCADE, primary_key=True)
+    hits = models.BigIntegerField(default=0)
+    misses = models.BigIntegerField(default=0)
+    stale = models.BigIntegerField(default=0)
+    bytes_from_storage = models.BigIntegerField(default=0)
+    bytes_from_upstream = models.BigIntegerField(default=0)
+    since = models.DateTimeField(auto_now_add=True)

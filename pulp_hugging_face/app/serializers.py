@@ -318,6 +318,23 @@ class CacheFactsSerializer(serializers.Serializer):
     api_answers = serializers.IntegerField(help_text=_("Hub API answers kept."))
 
 
+class CacheRequestsSerializer(serializers.Serializer):
+    hit = serializers.IntegerField(help_text=_("File answers from storage or from known facts."))
+    miss = serializers.IntegerField(help_text=_("File answers that needed the hub."))
+    stale = serializers.IntegerField(
+        help_text=_("File answers from the cache while the hub was unavailable.")
+    )
+    total = serializers.IntegerField()
+    hit_ratio = serializers.FloatField(
+        allow_null=True, help_text=_("(hit + stale) / total; null before any answer.")
+    )
+
+
+class CacheBytesServedSerializer(serializers.Serializer):
+    storage = serializers.IntegerField(help_text=_("File bytes sent from storage."))
+    upstream = serializers.IntegerField(help_text=_("File bytes sent as they came from the hub."))
+
+
 class CacheStatsSerializer(serializers.Serializer):
     """What the cache of one remote (or of every remote in the domain) holds."""
 
@@ -333,6 +350,16 @@ class CacheStatsSerializer(serializers.Serializer):
     )
     facts = CacheFactsSerializer()
     top_repos = CacheRepoStatsSerializer(many=True)
+    requests = CacheRequestsSerializer(
+        help_text=_("HEAD and GET answers for files (resolve), counted by every content app.")
+    )
+    bytes_served = CacheBytesServedSerializer()
+    bytes_saved = serializers.IntegerField(
+        help_text=_("Bytes clients got from storage instead of from the hub.")
+    )
+    counting_since = serializers.DateTimeField(
+        allow_null=True, help_text=_("When the first counted answer was made.")
+    )
 
 
 class PrefetchRepoSerializer(serializers.Serializer):

@@ -4,7 +4,7 @@ import asyncio
 
 import pytest
 
-from pulp_hugging_face.app import access, hub
+from pulp_hugging_face.app import access, cache_stats, hub
 
 REPO = hub.RepoRef("model", "org/name")
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
@@ -65,3 +65,92 @@ def test_a_request_in_the_content_app_loop_starts_the_flusher(pending, monkeypat
 
     asyncio.run(serve())
     assert len(writes) == 1
+
+
+# --- answer counts -----------------------------------------------------------------------------
+
+
+class Answer:
+    """What `count_answer` reads of a response."""
+
+    def __init__(self, status=200, content_length=None):
+        self.status = status
+        self.content_length = content_length
+
+
+class Request(dict):
+    def __init__(self, method="GET"):
+        super().__init__()
+        self.method = method
+
+
+@pytest.fixture
+def traffic(monkeypatch):
+    monkeypatch.setattr(access, "_traffic", {})
+    monkeypatch.setattr(access, "_flusher", None)
+    monkeypatch.setattr(access, "_start", lambda: None)
+    return lambda: access._traffic
+
+
+def answer(method, outcome, response, redirected_bytes=0):
+    request = Request(method)
+    access.note_answer(request, "remote", outcome, redirected_bytes)
+    asyncio.run(access.count_answer(request, response))
+
+
+def test_a_warm_get_counts_a_hit_and_its_bytes_from_storage(traffic):
+    answer("GET", "hit", Answer(200, 612))
+    assert traffic() == {"remote": [1, 0, 0, 612, 0]}
+
+
+def test_a_cold_get_counts_a_miss_and_its_bytes_from_upstream(traffic):
+    answer("GET", "miss", Answer(200, 612))
+    assert traffic() == {"remote": [0, 1, 0, 0, 612]}
+
+
+def test_a_redirect_to_the_object_store_counts_the_file_size(traffic):
+    answer("GET", "hit", Answer(302, 0), redirected_bytes=90_900_000)
+    assert traffic() == {"remote": [1, 0, 0, 90_900_000, 0]}
+
+
+def test_a_head_counts_an_answer_and_no_bytes(traffic):
+    answer("HEAD", "stale", Answer(200, 612))
+    assert traffic() == {"remote": [0, 0, 1, 0, 0]}
+
+
+def test_an_error_answer_is_not_counted(traffic):
+    answer("GET", "miss", Answer(502, 80))
+    assert traffic() == {}
+
+
+def test_an_unmarked_answer_is_not_counted(traffic):
+    asyncio.run(access.count_answer(Request("GET"), Answer(200, 612)))
+    assert traffic() == {}
+
+
+def test_counts_that_could_not_be_written_are_added_to_the_next_flush(traffic, monkeypatch):
+    def refuse(counts):
+        raise RuntimeError("database gone")
+
+    monkeypatch.setattr(access, "add_traffic", refuse)
+    answer("GET", "hit", Answer(200, 10))
+    asyncio.run(access.flush())
+    answer("GET", "hit", Answer(200, 5))
+    assert traffic() == {"remote": [2, 0, 0, 15, 0]}
+
+
+def test_the_hit_ratio_counts_stale_answers_as_answered_from_the_cache():
+    counts = {"hits": 6, "misses": 2, "stale": 2}
+    assert cache_stats.requests_of(counts) == {
+        "hit": 6,
+        "miss": 2,
+        "stale": 2,
+        "total": 10,
+        "hit_ratio": 0.8,
+    }
+
+
+def test_the_hit_ratio_is_none_before_any_answer():
+    assert (
+        cache_stats.requests_of({"hits": None, "misses": None, "stale": None})["hit_ratio"] is None
+    )

@@ -1,5 +1,7 @@
 """`cache_stats`: what a remote's cache (or the domain's) holds, counted in the database."""
 
+import time
+
 import pytest
 import requests
 
@@ -43,7 +45,56 @@ def test_a_new_remote_holds_nothing(hf_remote_factory, api_get):
         "deduplicated_bytes": 0,
         "facts": {"files_known": 0, "files_missing": 0, "revisions": 0, "api_answers": 0},
         "top_repos": [],
+        "requests": {"hit": 0, "miss": 0, "stale": 0, "total": 0, "hit_ratio": None},
+        "bytes_served": {"storage": 0, "upstream": 0},
+        "bytes_saved": 0,
+        "counting_since": None,
     }
+
+
+FLUSH = 6  # seconds: each content app adds its answer counts every 5 s (access.py)
+
+
+def test_hits_misses_and_bytes_saved_are_counted_across_content_processes(
+    hf_cache_factory, api_get, fake_hub
+):
+    cache = hf_cache_factory()
+    size = len(fake_hub.file_bytes(MODEL_ID, "config.json"))
+    pull(cache, "", MODEL_ID, "config.json")  # cold: the bytes come from the hub
+    warm = 6  # the test Pulp's content processes share them: the counts are summed
+    for _ in range(warm):
+        pull(cache, "", MODEL_ID, "config.json")
+    heads = [
+        requests.head(f"{cache.endpoint}/{MODEL_ID}/resolve/main/config.json") for _ in range(3)
+    ]
+    assert all(h.headers["X-Pulp-Cache"] == "hit" for h in heads)
+    time.sleep(FLUSH)
+
+    stats = stats_of(api_get, cache.remote)
+
+    assert stats["requests"] == {
+        "hit": warm + 3,
+        "miss": 1,
+        "stale": 0,
+        "total": warm + 4,
+        "hit_ratio": round((warm + 3) / (warm + 4), 4),
+    }
+    assert stats["bytes_served"] == {"storage": warm * size, "upstream": size}
+    assert stats["bytes_saved"] == warm * size
+    assert stats["counting_since"] is not None
+
+
+def test_a_range_counts_the_bytes_it_sent(hf_cache_factory, api_get):
+    cache = hf_cache_factory()
+    pull(cache, "", MODEL_ID, "config.json")
+    url = f"{cache.endpoint}/{MODEL_ID}/resolve/main/config.json"
+    ranged = requests.get(url, headers={"Range": "bytes=10-109"})
+    assert ranged.status_code == 206 and len(ranged.content) == 100
+    time.sleep(FLUSH)
+
+    served = stats_of(api_get, cache.remote)["bytes_served"]
+
+    assert served["storage"] == 100
 
 
 def test_stats_count_only_the_remotes_own_files(hf_cache_factory, api_get, fake_hub):
