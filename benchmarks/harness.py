@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import requests
 
@@ -247,6 +248,9 @@ class Nginx:
         root = Path(root)
         for path in (root, *root.rglob("*")):  # nginx's workers run as another user
             path.chmod(0o755 if path.is_dir() else 0o644)
+        self._start(workers, f"root {root};")
+
+    def _start(self, workers, server, http=""):
         self.port = free_port()
         self.prefix = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
         (self.prefix / "logs").mkdir()
@@ -264,9 +268,10 @@ http {{
     keepalive_timeout 300s;
     keepalive_requests 1000000;
     types {{ application/json json; application/octet-stream bin safetensors; }}
+    {http}
     server {{
         listen 127.0.0.1:{self.port};
-        root {root};
+        {server}
     }}
 }}
 """
@@ -283,6 +288,40 @@ http {{
             os.kill(int((self.prefix / "nginx.pid").read_text()), signal.SIGQUIT)
         time.sleep(0.5)
         shutil.rmtree(self.prefix, ignore_errors=True)
+
+
+class Balancer(Nginx):
+    """nginx in front of several content apps, as Pulp deployments put a reverse proxy there.
+
+    A request an app cannot take (refused or cut before its answer began: the app is down or
+    restarting) goes to the next app; an app that failed is left out for `fail_timeout`. Bodies
+    are streamed, not buffered. The `Host` the client sent is passed on, so Pulp's links name
+    the balancer.
+    """
+
+    def __init__(self, origins, workers=2, fail_timeout=3):
+        need("nginx")
+        servers = "\n".join(
+            f"server {urlsplit(o).netloc} max_fails=1 fail_timeout={fail_timeout}s;"
+            for o in origins
+        )
+        http = f"""upstream content {{
+        {servers}
+        keepalive 256;
+    }}"""
+        server = """location / {
+            proxy_pass http://content;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host $http_host;
+            proxy_buffering off;
+            proxy_request_buffering off;
+            proxy_next_upstream error timeout http_502 http_503;
+            proxy_next_upstream_tries 3;
+            proxy_connect_timeout 2s;
+            proxy_read_timeout 120s;
+        }"""
+        self._start(workers, server, http)
 
 
 _PERCENTILE = re.compile(r"^\s*(\d+)%% in ([\d.]+) secs".replace("%%", "%"), re.MULTILINE)
@@ -310,15 +349,27 @@ def hey(url, connections, seconds, method="GET", timeout=20):
 class Sampler:
     """Samples resident memory (MB) and open file descriptors of processes while it runs."""
 
-    def __init__(self, pids, interval=0.2):
-        self.pids, self.interval = list(pids), interval
-        self.samples = {pid: [] for pid in self.pids}
+    def __init__(self, pids, interval=0.2, rescan=10.0):
+        """`pids`: a list, or a function giving the pids now (called every `rescan` seconds,
+        so processes started during the run, such as a restarted app, are sampled too)."""
+        self._find = pids if callable(pids) else (lambda: pids)
+        self.interval, self.rescan = interval, rescan
+        self.samples = {}
+        self.names = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
+        scanned = None
         while not self._stop.is_set():
-            for pid in self.pids:
+            if scanned is None or time.monotonic() - scanned > self.rescan:
+                scanned = time.monotonic()
+                for pid in self._find():
+                    self.samples.setdefault(pid, [])
+                    with contextlib.suppress(OSError):
+                        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                        self.names.setdefault(pid, " ".join(c.decode() for c in command[:3]))
+            for pid in self.samples:
                 with contextlib.suppress(OSError, ValueError):
                     status = Path(f"/proc/{pid}/status").read_text()
                     found = re.search(r"VmRSS:\s+(\d+) kB", status)
@@ -344,6 +395,8 @@ class Sampler:
                 rss = [s[1] for s in samples]
                 fds = [s[2] for s in samples]
                 out[pid] = {
+                    "command": self.names.get(pid, ""),
+                    "seconds": round(samples[-1][0] - samples[0][0]),
                     "rss_mb": {"start": rss[0], "end": rss[-1], "max": max(rss)},
                     "fds": {"start": fds[0], "end": fds[-1], "max": max(fds)},
                 }

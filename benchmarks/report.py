@@ -73,11 +73,48 @@ def fleet_table(fleet):
     return "\n".join(lines)
 
 
+def soak_table(soak):
+    lines = [f"`{soak['command']}` ({soak['recorded']}"
+             + (f", load average {soak['load_average']}" if soak.get("load_average") else "")
+             + ")", "",
+             "| clients | requests | errors | cut, retried once | HEAD p99 ms | GET p99 ms | range p99 ms |",
+             "|---|---|---|---|---|---|---|"]  # fmt: skip
+    for key, label in (("app_1_untouched", "straight to app 1 (untouched)"),
+                       ("app_2_restarted", "straight to app 2 (restarted)"),
+                       ("through_the_balancer", "through the balancer")):  # fmt: skip
+        if r := soak.get(key):
+            lines.append(
+                f"| {label} | {r['requests']:,} | {r['errors']:,} | {r['retried_once']:,} | "
+                f"{r.get('HEAD_p99_ms', 0):.0f} | {r.get('GET_p99_ms', 0):.0f} | "
+                f"{r.get('RANGE_p99_ms', 0):.0f} |"
+            )
+    lines += ["", "| huggingface_hub clients | processes | rounds | failed rounds | round p50 s | round p99 s |",
+              "|---|---|---|---|---|---|"]  # fmt: skip
+    for key, label in (("hub_clients_through_the_balancer", "through the balancer"),
+                       ("hub_clients_straight_to_app_2", "straight to app 2")):  # fmt: skip
+        if r := soak.get(key):
+            lines.append(
+                f"| {label} | {r['clients']} | {r['rounds']} | {r['failed_rounds']} | "
+                f"{r['round_p50_s']:.2f} | {r['round_p99_s']:.2f} |"
+            )
+    lines += ["", "| process | sampled s | RSS MB start / end / max | fds start / end / max |",
+              "|---|---|---|---|"]  # fmt: skip
+    for p in soak["processes"].values():
+        rss, fds = p["rss_mb"], p["fds"]
+        lines.append(
+            f"| `{p.get('command', '')}` | {p.get('seconds', '')} | "
+            f"{rss['start']:.0f} / {rss['end']:.0f} / {rss['max']:.0f} | "
+            f"{fds['start']} / {fds['end']} / {fds['max']} |"
+        )
+    return "\n".join(lines)
+
+
 def main():
     for name, table in (
         ("warm", warm_table),
         ("cold", cold_table),
         ("fleet-snapshot", fleet_table),
+        ("soak", soak_table),
     ):
         if data := load(name):
             print(f"### {name}\n\n{table(data)}\n")

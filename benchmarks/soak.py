@@ -2,28 +2,49 @@
 
     python benchmarks/soak.py [--minutes 10] [--connections 256] [--no-restarts]
 
-Pulp runs with two content apps (scripts/local-pulp --content-apps 2); half the connections go
-to each. The mix: HEAD of a small file, GET of it, GET of 1 MiB ranges of the 90.9 MB file and
-GET of a 6 MB file, all warm. During the run, on the second app only: a graceful restart
-(SIGHUP: gunicorn replaces its workers), a `kill -9` of the whole app and its start again, then
-a restart of the task workers and one of PostgreSQL. A request the second app's restart cut is
-retried once, as huggingface_hub does; what still fails counts. Resident memory and open file
-descriptors of every Pulp process are sampled throughout. Writes benchmarks/results/soak.json.
+Pulp runs with two content apps (scripts/local-pulp --content-apps 2) and nginx in front of
+both as the balancer (`harness.Balancer`: a request an app cannot take goes to the other). A
+third of the connections go straight to app 1, a third straight to app 2, a third through the
+balancer. The mix: HEAD of a small file, GET of it, GET of 1 MiB ranges of the 90.9 MB file and
+GET of a 6 MB file, all warm. Besides, real huggingface_hub clients (`soak_client.py`) download
+in a loop, each round into a new cache: most through the balancer, some straight to app 2.
+
+During the run, on app 2 only: a graceful restart (SIGHUP: gunicorn replaces its workers), a
+`kill -9` of the whole app and its start again, then a `kill -9` of the task workers and a
+restart of PostgreSQL. A request cut by app 2's restart is retried once, as huggingface_hub
+retries a cut download; what still fails counts. Resident memory and open file descriptors of
+every Pulp process are sampled throughout. Writes benchmarks/results/soak.json.
 """
 
 import argparse
 import asyncio
+import json
 import os
 import random
 import signal
 import statistics
 import subprocess
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import aiohttp
 import requests
-from harness import LOCAL_PULP, MODEL_ID, STATE, FakeHub, Pulp, Sampler, children, log, write_result
+from harness import (
+    BENCH,
+    LOCAL_PULP,
+    MODEL_ID,
+    STATE,
+    Balancer,
+    FakeHub,
+    Pulp,
+    Sampler,
+    children,
+    log,
+    python,
+    write_result,
+)
 
 MIX = (("HEAD", "config.json", None, 45), ("GET", "config.json", None, 35),
        ("RANGE", "model.safetensors", 1 << 20, 15), ("GET", "big.bin", None, 5))  # fmt: skip
@@ -158,14 +179,52 @@ def restarts(pulp, minutes, events):
     at(4, "restart of PostgreSQL", database)
 
 
+class HubClients:
+    """`count` huggingface_hub client processes (soak_client.py) against `endpoint`."""
+
+    def __init__(self, endpoint, count, seconds, name):
+        self.dir = Path(tempfile.mkdtemp(prefix=f"soak-{name}-"))
+        env = {k: v for k, v in os.environ.items() if k not in ("HF_TOKEN", "HF_HOME")}
+        self.processes = []
+        for i in range(count):
+            out = self.dir / f"{i}.jsonl"
+            command = [python(), str(BENCH / "soak_client.py"), endpoint, str(seconds), str(out)]
+            with open(self.dir / f"{i}.log", "wb") as stderr:
+                self.processes.append(
+                    subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr, env=env)
+                )
+
+    def summary(self):
+        for process in self.processes:
+            process.wait()
+        rounds = [
+            json.loads(line)
+            for path in sorted(self.dir.glob("*.jsonl"))
+            for line in path.read_text().splitlines()
+        ]
+        seconds = sorted(r["seconds"] for r in rounds)
+        failed = [r for r in rounds if r["error"]]
+        return {
+            "clients": len(self.processes),
+            "rounds": len(rounds),
+            "failed_rounds": len(failed),
+            "failures": [{"t": r["t"], "error": r["error"]} for r in failed][:20],
+            "round_p50_s": statistics.median(seconds) if seconds else None,
+            "round_p99_s": seconds[int(len(seconds) * 0.99)] if seconds else None,
+        }
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--connections", type=int, default=256)
+    parser.add_argument("--hub-clients", type=int, default=6, help="through the balancer")
+    parser.add_argument("--direct-hub-clients", type=int, default=2, help="straight to app 2")
     parser.add_argument("--no-restarts", action="store_true")
     args = parser.parse_args()
     hub = FakeHub()
     pulp = Pulp(hub.url, extra=["--content-apps", "2"])
+    balancer = None
     try:
         remote, distribution = pulp.cache("bench-soak", hub.url)
         env = subprocess.run([str(LOCAL_PULP), "env", "--state-dir", str(STATE)], check=True,
@@ -178,20 +237,29 @@ def main():
                 requests.get(
                     f"{base}/{MODEL_ID}/resolve/main/{name}", timeout=300
                 ).raise_for_status()
+        balancer = Balancer(urls)
+        balanced = f"{balancer.url}/pulp/content/{path}"
+        requests.get(f"{balanced}/{MODEL_ID}/resolve/main/config.json").raise_for_status()
         hub.reset()
         events = []
-        loads = [Load([bases[0]], args.connections // 2, False),
-                 Load([bases[1]], args.connections // 2, True)]  # fmt: skip
-        with Sampler(all_pulp_pids(), interval=2) as sampler:
+        third = args.connections // 3
+        loads = [Load([bases[0]], third, False), Load([bases[1]], third, True),
+                 Load([balanced], args.connections - 2 * third, True)]  # fmt: skip
+        seconds = args.minutes * 60
+        clients = [
+            HubClients(balanced, args.hub_clients, seconds, "balanced"),
+            HubClients(bases[1], args.direct_hub_clients, seconds, "app2"),
+        ]
+        with Sampler(all_pulp_pids, interval=2) as sampler:
             disruptions = None
             if not args.no_restarts:
                 disruptions = threading.Thread(target=restarts, args=(pulp, args.minutes, events))
                 disruptions.start()
 
-            async def both():
-                await asyncio.gather(*(load.run(args.minutes * 60) for load in loads))
+            async def all_loads():
+                await asyncio.gather(*(load.run(seconds) for load in loads))
 
-            asyncio.run(both())
+            asyncio.run(all_loads())
             if disruptions:
                 disruptions.join()
         result = {
@@ -199,6 +267,9 @@ def main():
             f"--connections {args.connections}" + (" --no-restarts" if args.no_restarts else ""),
             "app_1_untouched": loads[0].summary(),
             "app_2_restarted": loads[1].summary(),
+            "through_the_balancer": loads[2].summary(),
+            "hub_clients_through_the_balancer": clients[0].summary(),
+            "hub_clients_straight_to_app_2": clients[1].summary(),
             "events": events,
             "upstream_requests": hub.stats()["total"],
             "processes": sampler.summary(),
@@ -206,6 +277,8 @@ def main():
         write_result("soak", result)
         pulp.drop(remote, distribution)
     finally:
+        if balancer is not None:
+            balancer.stop()
         pulp.stop()
         hub.stop()
 
