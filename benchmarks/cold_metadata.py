@@ -17,26 +17,10 @@ import uuid
 from pathlib import Path
 
 import aiohttp
-import requests
+from harness import Pulp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID, FakeHub
-
-
-def create(api, auth, endpoint, body):
-    url = f"{api}/pulp/api/v3/{endpoint}"
-    response = requests.post(url, json=body, auth=auth)
-    response.raise_for_status()
-    data = response.json()
-    if "task" not in data:
-        return data
-    while True:
-        task = requests.get(api + data["task"], auth=auth).json()
-        if task["state"] == "completed":
-            return requests.get(api + task["created_resources"][0], auth=auth).json()
-        if task["state"] in ("failed", "canceled"):
-            raise RuntimeError(task)
-        time.sleep(0.2)
 
 
 async def timed_burst(urls, method):
@@ -64,16 +48,8 @@ def main():
 
     with FakeHub() as hub:
         hub.configure(latency=args.latency)
-        name = f"bench-{uuid.uuid4().hex[:8]}"
-        remote = create(
-            args.api, auth, "remotes/hugging_face/hugging_face/", {"name": name, "url": hub.url}
-        )
-        distribution = create(
-            args.api,
-            auth,
-            "distributions/hugging_face/hugging_face/",
-            {"name": name, "base_path": name, "remote": remote["pulp_href"]},
-        )
+        pulp = Pulp.attach(args.api, auth)
+        remote, distribution = pulp.cache(f"bench-{uuid.uuid4().hex[:8]}", hub.url)
         base = distribution["base_url"].rstrip("/")
         commit = hub.commit_sha(MODEL_ID, "main")
         heads = [f"{base}/{MODEL_ID}/resolve/{commit}/probe-{i}.json" for i in range(args.n)]
@@ -82,8 +58,8 @@ def main():
         head_time, head_statuses = asyncio.run(timed_burst(heads, "HEAD"))
         tree_time, tree_statuses = asyncio.run(timed_burst(trees, "GET"))
         upstream = hub.count()
-        requests.delete(args.api + distribution["pulp_href"], auth=auth)
-        requests.delete(args.api + remote["pulp_href"], auth=auth)
+        pulp.call("DELETE", distribution["pulp_href"])
+        pulp.call("DELETE", remote["pulp_href"])
 
     result = {
         "concurrent_requests": args.n,

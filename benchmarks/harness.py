@@ -179,9 +179,21 @@ class Pulp:
             text=True,
         ).stdout
         values = dict(re.findall(r"(\w+)=([^\s\"]+)", env))
-        self.api = f"http://{values['API_HOST']}:{values['API_PORT']}"
-        self.auth = ("admin", (STATE / "admin-password").read_text().strip())
         self.endpoint = values["HF_ENDPOINT"]
+        self._connect(
+            f"http://{values['API_HOST']}:{values['API_PORT']}",
+            ("admin", (STATE / "admin-password").read_text().strip()),
+        )
+
+    @classmethod
+    def attach(cls, api, auth):
+        """A Pulp that runs already (the benchmark neither starts nor stops it)."""
+        pulp = cls.__new__(cls)
+        pulp._connect(api.rstrip("/"), auth)
+        return pulp
+
+    def _connect(self, api, auth):
+        self.api, self.auth = api, auth
         self.session = requests.Session()
         self.session.auth = self.auth
         self.session.trust_env = False

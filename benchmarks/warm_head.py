@@ -22,24 +22,10 @@ from pathlib import Path
 
 import aiohttp
 import requests
+from harness import Pulp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID, FakeHub
-
-
-def create(api, auth, endpoint, body):
-    response = requests.post(f"{api}/pulp/api/v3/{endpoint}", json=body, auth=auth)
-    response.raise_for_status()
-    data = response.json()
-    if "task" not in data:
-        return data
-    while True:
-        task = requests.get(api + data["task"], auth=auth).json()
-        if task["state"] == "completed":
-            return requests.get(api + task["created_resources"][0], auth=auth).json()
-        if task["state"] in ("failed", "canceled"):
-            raise RuntimeError(task)
-        time.sleep(0.2)
 
 
 def cpu_seconds(pidfile):
@@ -108,16 +94,8 @@ def main():
     auth = (args.username, args.password)
 
     with FakeHub() as hub:
-        name = f"bench-{uuid.uuid4().hex[:8]}"
-        remote = create(
-            args.api, auth, "remotes/hugging_face/hugging_face/", {"name": name, "url": hub.url}
-        )
-        distribution = create(
-            args.api,
-            auth,
-            "distributions/hugging_face/hugging_face/",
-            {"name": name, "base_path": name, "remote": remote["pulp_href"]},
-        )
+        pulp = Pulp.attach(args.api, auth)
+        remote, distribution = pulp.cache(f"bench-{uuid.uuid4().hex[:8]}", hub.url)
         url = f"{distribution['base_url'].rstrip('/')}/{MODEL_ID}/resolve/main/config.json"
         requests.get(url).raise_for_status()  # cold: pulled through once
         hub.reset()
@@ -140,8 +118,8 @@ def main():
                 rate, failed, _ = asyncio.run(load(url, "GET", args.seconds, args.connections))
                 result["get"].append((rate, failed))
         result["upstream_requests_while_warm"] = hub.count()
-        requests.delete(args.api + distribution["pulp_href"], auth=auth)
-        requests.delete(args.api + remote["pulp_href"], auth=auth)
+        pulp.call("DELETE", distribution["pulp_href"])
+        pulp.call("DELETE", remote["pulp_href"])
     print(json.dumps(result, indent=2))
 
 

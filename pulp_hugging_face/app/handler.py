@@ -22,7 +22,6 @@ from . import access, distributions, hub, metrics, policy, pullthrough, storage,
 from .memory import ARTIFACTS, memory
 from .metadata import FRESH, MISS, NEXT_PAGE, STALE, HubMetadata
 from .models import (
-    HuggingFaceContent,
     HuggingFaceDistribution,
     HuggingFaceRemote,
     HuggingFaceTokenContentGuard,
@@ -180,23 +179,20 @@ class HuggingFaceHandler(Handler):
 
     @staticmethod
     async def _stored_file(distribution, remote, resolve_request, facts, url):
-        """The file this remote stored, if its bytes are what the remote's hub says now.
-
-        The cache is per remote (`RemoteArtifact`), and within it the digest decides: bytes that
-        another hub gave for the same commit are never served here.
-        """
+        """The file this remote stored, if its bytes are what the remote's hub says now
+        (`pullthrough.stored_files`), remembered until an artifact is removed."""
         key = (remote.pk, url, facts.content_digest(), facts.size)
         if (content_artifact := memory.stored_file(key)) is not None:
             return content_artifact
         generation = memory.generation
-        query = ContentArtifact.objects.filter(
-            remoteartifact__remote=remote, remoteartifact__url=url, artifact__isnull=False
+        query = pullthrough.stored_files(
+            remote,
+            url,
+            resolve_request.repo,
+            resolve_request.filename,
+            facts,
+            distribution.pulp_domain_id,
         )
-        units = HuggingFaceContent.matching(
-            resolve_request.repo, facts, resolve_request.filename, distribution.pulp_domain_id
-        )
-        if units is not None:  # else no digest to compare with: the remote's own download
-            query = query.filter(content__in=units.values("pk"))
         content_artifact = await query.select_related("artifact__pulp_domain").afirst()
         if content_artifact is not None:
             memory.keep_stored_file(key, content_artifact, generation)

@@ -292,10 +292,26 @@ async def fetch_and_store(handler, remote, url, relative_path, facts, repository
     await record_in_repository(repository, saved[relative_path])
 
 
-async def _stored_for(remote, url):
-    return await ContentArtifact.objects.filter(
+def stored_files(remote, url, repo=None, path=None, facts=None, domain_pk=None):
+    """The files with stored bytes that `remote` serves at `url` (ContentArtifacts).
+
+    The cache is per remote (`RemoteArtifact`). With `facts`, only those whose bytes are what
+    the remote's hub says now (`HuggingFaceContent.matching`): bytes another hub gave for the
+    same commit are never served through this remote. Facts without a digest to compare with
+    leave the remote's own download.
+    """
+    query = ContentArtifact.objects.filter(
         remoteartifact__remote=remote, remoteartifact__url=url, artifact__isnull=False
-    ).aexists()
+    )
+    if facts is not None:
+        units = HuggingFaceContent.matching(repo, facts, path, domain_pk)
+        if units is not None:
+            query = query.filter(content__in=units.values("pk"))
+    return query
+
+
+async def _stored_for(remote, url):
+    return await stored_files(remote, url).aexists()
 
 
 async def record_in_repository(repository, content_artifact):

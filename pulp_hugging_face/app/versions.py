@@ -14,7 +14,6 @@ process memory by unit.
 """
 
 import json
-from collections import OrderedDict
 from dataclasses import replace
 
 from aiohttp import web
@@ -22,27 +21,16 @@ from aiohttp import web
 from pulpcore.plugin.models import ContentArtifact, RepositoryVersion
 
 from . import hub
+from .memory import Bounded
 from .models import HuggingFaceContent, HuggingFaceMetadata, HuggingFaceRevision
 
 VERSION_CACHE = "version"  # the X-Pulp-Cache value of an answer from a repository version
 _MAX_CACHED = 64
 
 
-class _Memo(OrderedDict):
-    """A small LRU of immutable facts (content units, complete versions)."""
-
-    def get_or(self, key, make):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        value = self[key] = make()
-        if len(self) > _MAX_CACHED:
-            self.popitem(last=False)
-        return value
-
-
-_listings = _Memo()  # metadata unit pk -> (entries, {path: entry})
-_held = _Memo()  # (version pk, repo, commit) -> frozenset of held paths
+# Immutable facts (content units, complete versions): kept without invalidation.
+_listings = Bounded(_MAX_CACHED)  # metadata unit pk -> (entries, {path: entry})
+_held = Bounded(_MAX_CACHED)  # (version pk, repo, commit) -> frozenset of held paths
 
 
 class VersionView:
@@ -94,19 +82,24 @@ class VersionView:
             entries = json.loads(unit.body)
             return entries, {entry.get("path"): entry for entry in entries}
 
-        return _listings.get_or(unit.pk, parse)
+        listing = _listings.get(unit.pk)
+        if listing is None:
+            listing = parse()
+            _listings.put(unit.pk, listing)
+        return listing
 
     async def held(self, repo, commit):
         """The paths of the files the version holds at `commit` (a complete version never
         changes)."""
         key = (self.version.pk, repo, commit)
-        if key not in _held:
+        held = _held.get(key)
+        if held is None:
             paths = self._units(HuggingFaceContent, repo, commit=commit).values_list(
                 "path", flat=True
             )
             held = frozenset([path async for path in paths])
-            _held.get_or(key, lambda: held)
-        return _held[key]
+            _held.put(key, held)
+        return held
 
     async def visible_entries(self, repo, commit):
         """The listing a client sees: in a frozen version, only the files it holds."""

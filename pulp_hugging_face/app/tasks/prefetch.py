@@ -20,7 +20,7 @@ from asgiref.sync import sync_to_async
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
-from pulpcore.plugin.models import Content, ContentArtifact, ProgressReport
+from pulpcore.plugin.models import Content, ProgressReport
 from pulpcore.plugin.util import get_domain
 
 from pulp_hugging_face.app import hub, policy, pullthrough, upstream
@@ -211,22 +211,11 @@ async def _plan(metadata, remote, plan):
         await metadata._store_facts(hub.ResolveRequest(repo, commit, path), commit)
 
 
-def stored_file_query(remote, url, repo, path, facts, domain_pk):
-    """The remote's stored file at `url`, if its bytes are those `facts` describe."""
-    query = ContentArtifact.objects.filter(
-        remoteartifact__remote=remote, remoteartifact__url=url, artifact__isnull=False
-    )
-    units = HuggingFaceContent.matching(repo, facts, path, domain_pk)
-    if units is not None:
-        query = query.filter(content__in=units.values("pk"))
-    return query
-
-
 async def _fetch_file(handler, remote, domain, plan, path, facts):
     """The content unit of one file, downloaded unless stored: (content pk, downloaded)."""
     relative_path = hub.resolve_path(plan.repo, plan.commit, path)
     url = remote.get_remote_artifact_url(relative_path)
-    query = stored_file_query(remote, url, plan.repo, path, facts, domain.pk)
+    query = pullthrough.stored_files(remote, url, plan.repo, path, facts, domain.pk)
     stored = await query.afirst()
     if stored is not None:
         return stored.content_id, False
