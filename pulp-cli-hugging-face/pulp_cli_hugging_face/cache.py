@@ -1,8 +1,10 @@
 from gettext import gettext as _
 
 import click
-from pulp_cli.generic import PulpCLIContext, pass_pulp_context, pulp_group, resource_option
+from pulp_cli.generic import PulpCLIContext, pass_pulp_context, pulp_group
 from pulp_glue.hugging_face.context import PulpHuggingFaceCacheContext, PulpHuggingFaceRemoteContext
+
+from pulp_cli_hugging_face.options import remote_option
 
 
 @pulp_group()
@@ -11,14 +13,7 @@ def cache() -> None:
 
 
 @cache.command()
-@resource_option(
-    "--remote",
-    default_plugin="hugging_face",
-    default_type="hugging_face",
-    context_table={"hugging_face:hugging_face": PulpHuggingFaceRemoteContext},
-    href_pattern=PulpHuggingFaceRemoteContext.HREF_PATTERN,
-    help=_("Only this remote's cache (by name or href); default: the whole domain."),
-)
+@remote_option(_("Only this remote's cache (by name or href); default: the whole domain."))
 @click.option("--top", type=click.IntRange(1, 100), help=_("How many repos to list by size."))
 @pass_pulp_context
 def stats(

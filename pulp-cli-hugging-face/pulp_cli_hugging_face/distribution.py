@@ -20,10 +20,11 @@ from pulp_cli.generic import (
 )
 from pulp_glue.hugging_face.context import (
     PulpHuggingFaceDistributionContext,
-    PulpHuggingFaceRemoteContext,
     PulpHuggingFaceRepositoryContext,
     PulpHuggingFaceTokenContentGuardContext,
 )
+
+from pulp_cli_hugging_face import options
 
 
 @pulp_group()
@@ -32,13 +33,8 @@ def distribution() -> None:
     """Serve the Hub protocol: point HF_ENDPOINT at a distribution's base_url."""
 
 
-remote_option = resource_option(
-    "--remote",
-    default_plugin="hugging_face",
-    default_type="hugging_face",
-    context_table={"hugging_face:hugging_face": PulpHuggingFaceRemoteContext},
-    href_pattern=PulpHuggingFaceRemoteContext.HREF_PATTERN,
-    help=_("The remote the cache pulls through, by name or href ('' to unset)."),
+remote_option = options.remote_option(
+    _("The remote the cache pulls through, by name or href ('' to unset).")
 )
 repository_option = resource_option(
     "--repository",

@@ -16,7 +16,6 @@ from pulp_cli.generic import (
     pulp_labels_option,
     repository_href_option,
     repository_lookup_option,
-    resource_option,
     retain_checkpoints_option,
     retained_versions_option,
     show_command,
@@ -27,9 +26,10 @@ from pulp_cli.generic import (
 from pulp_glue.common.context import EntityFieldDefinition
 from pulp_glue.hugging_face.context import (
     REPO_TYPES,
-    PulpHuggingFaceRemoteContext,
     PulpHuggingFaceRepositoryContext,
 )
+
+from pulp_cli_hugging_face import options
 
 
 @pulp_group()
@@ -38,14 +38,7 @@ def repository() -> None:
     """Repositories: versions of what was pulled through or prefetched."""
 
 
-remote_option = resource_option(
-    "--remote",
-    default_plugin="hugging_face",
-    default_type="hugging_face",
-    context_table={"hugging_face:hugging_face": PulpHuggingFaceRemoteContext},
-    href_pattern=PulpHuggingFaceRemoteContext.HREF_PATTERN,
-    help=_("A Hugging Face remote, by name or href."),
-)
+remote_option = options.remote_option(_("A Hugging Face remote, by name or href."))
 update_options = [
     click.option("--description"),
     remote_option,
