@@ -57,10 +57,13 @@ async def count_answer(request, response):
     if marked is None or response.status >= 400:
         return
     remote_pk, outcome, redirected_bytes = marked
+    index = OUTCOMES.get(outcome)
+    if index is None:  # not an answer this counts (a hook must never break the response)
+        return
     counts = _traffic.get(remote_pk)
     if counts is None:
         counts = _traffic[remote_pk] = [0, 0, 0, 0, 0]
-    counts[OUTCOMES[outcome]] += 1
+    counts[index] += 1
     if request.method == "GET":
         if response.status in (301, 302, 303, 307, 308):
             size = redirected_bytes  # the object store sends the bytes

@@ -154,3 +154,8 @@ def test_the_hit_ratio_is_none_before_any_answer():
     assert (
         cache_stats.requests_of({"hits": None, "misses": None, "stale": None})["hit_ratio"] is None
     )
+
+
+def test_an_answer_of_another_kind_is_not_counted(traffic):
+    answer("GET", "version", Answer(200, 612))
+    assert traffic() == {}
