@@ -127,10 +127,13 @@ def content_apps_from_env() -> list[ContentApp]:
     ]
 
 
-def restart_stopped_apps(state_dir: str | os.PathLike, timeout: float = 300) -> None:
+def restart_stopped_apps(
+    state_dir: str | os.PathLike, timeout: float = 300, env: dict | None = None
+) -> None:
     """Start again what is not running (a killed content app) with scripts/local-pulp, on the
-    same ports and settings; waits until every app answers."""
-    env = dict(os.environ, LP_SKIP_VENV="1")  # the test venv is complete: no pip install
+    same ports and settings (and `env`, default this process's); waits until every app
+    answers."""
+    env = dict(os.environ if env is None else env, LP_SKIP_VENV="1")  # the venv is complete
     done = subprocess.run(
         [str(LOCAL_PULP), "start", "--no-setup", "--state-dir", str(state_dir)],
         env=env,

@@ -6,18 +6,16 @@ this test runs (`otlp_receiver.py`), then restarted back as it was.
 
 import os
 import signal
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
 
-import pulp_hugging_face
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID
+from pulp_hugging_face.tests.functional.multihost import restart_stopped_apps
 from pulp_hugging_face.tests.functional.otlp_receiver import OTLPReceiver
 
-REPO_ROOT = Path(pulp_hugging_face.__file__).resolve().parents[1]
 pytestmark = pytest.mark.local_pulp
 OTEL_VARIABLES = (
     "PULP_OTEL_ENABLED",
@@ -36,19 +34,7 @@ def restart_content_app(state_dir, env):
         except ProcessLookupError:
             break
         time.sleep(0.2)
-    subprocess.run(
-        [
-            str(REPO_ROOT / "scripts" / "local-pulp"),
-            "start",
-            "--no-setup",
-            "--state-dir",
-            str(state_dir),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-        env=env,
-    )
+    restart_stopped_apps(state_dir, env=env)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 import os
 import signal
-import subprocess
 import threading
 import time
 from pathlib import Path
@@ -10,10 +9,9 @@ from pathlib import Path
 import pytest
 import requests
 
-import pulp_hugging_face
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID
+from pulp_hugging_face.tests.functional.multihost import restart_stopped_apps
 
-REPO_ROOT = Path(pulp_hugging_face.__file__).resolve().parents[1]
 pytestmark = pytest.mark.local_pulp
 
 
@@ -53,18 +51,7 @@ def test_restart_mid_download(hf_cache_factory, hub_reset):
     expected = hub_reset.file_bytes(MODEL_ID, "xet/weights.bin")
     assert outcome.get("body") != expected  # the interrupted client did not get the file
 
-    subprocess.run(
-        [
-            str(REPO_ROOT / "scripts" / "local-pulp"),
-            "start",
-            "--no-setup",
-            "--state-dir",
-            str(state_dir),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
+    restart_stopped_apps(state_dir)
     hub_reset.configure(fault=None, latency=0)
 
     # Everything complete is served from storage, without the hub ...
