@@ -49,6 +49,11 @@ def _identity():
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+def on_this_host(leader):
+    """Whether a lease's `leader` (an identity as `_identity` makes it) runs on this host."""
+    return leader.rsplit(":", 2)[0] == PROCESS.rsplit(":", 2)[0]
+
+
 PROCESS = _identity()
 
 

@@ -227,9 +227,14 @@ async def _follow(current, lease, remote, key, domain):
         if lease.path != current.path:
             if not os.path.exists(lease.path):
                 action, row = await leases.watch(lease)
-                if action != leases.FINISHED:
+                unseen = (
+                    action == leases.FOLLOW and lease.path and not leases.on_this_host(row.leader)
+                )
+                if unseen:
                     # The leader's file is not visible here (another host, no shared directory):
                     # download here rather than make this process's clients wait for the end.
+                    # On this host a missing file is one just stored (or being replaced): the
+                    # lease says how it ended, below.
                     log.warning("Cannot read %s of another content app: downloading.", lease.path)
                     return leases.private(_create(_new_path(domain, key))), None
             else:

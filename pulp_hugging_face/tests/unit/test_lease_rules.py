@@ -108,3 +108,12 @@ def test_a_forked_process_has_an_identity_of_its_own():
     child = os.read(read, 200).decode()
     assert child != leases.PROCESS
     assert child.split(":")[1] == str(pid)
+
+
+def test_a_leader_of_another_worker_on_this_host_is_on_this_host():
+    host = leases.PROCESS.rsplit(":", 2)[0]
+    assert leases.on_this_host(f"{host}:99999:0123abcd")
+
+
+def test_a_leader_on_another_host_is_not_on_this_host():
+    assert not leases.on_this_host("some-other-host.example:4242:0123abcd")
