@@ -149,7 +149,9 @@ class HubDownloader(HttpDownloader):
             self._git_hasher = hashlib.sha1(b"blob 0\0")  # an empty file
         self.git_blob_sha1 = self._git_hasher.hexdigest()
         if self.git_blob_sha1 != self.expected_git_blob_sha1:
-            raise DigestValidationError(self.git_blob_sha1, self.expected_git_blob_sha1, url=self.url)
+            raise DigestValidationError(
+                self.git_blob_sha1, self.expected_git_blob_sha1, url=self.url
+            )
 
     async def run(self, extra_data=None):
         if self.client is None:
