@@ -18,7 +18,17 @@ from pulpcore.plugin.content import Handler, PathNotResolved
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 from pulpcore.plugin.util import set_domain
 
-from . import access, distributions, hub, metrics, policy, pullthrough, storage, versions
+from . import (
+    access,
+    distributions,
+    hub,
+    metrics,
+    policy,
+    pullthrough,
+    small_files,
+    storage,
+    versions,
+)
 from .memory import ARTIFACTS, memory
 from .metadata import FRESH, MISS, NEXT_PAGE, STALE, HubMetadata
 from .models import (
@@ -214,6 +224,8 @@ class HuggingFaceHandler(Handler):
             await pullthrough.record_in_repository(view.repository, content_artifact)
             outcome = STALE if headers[CACHE_HEADER] == STALE else FRESH  # from storage
             access.note_answer(request, remote.pk, outcome, facts.size)
+            if answer := await small_files.answer(request, content_artifact, headers):
+                return answer
             return await self._serve_content_artifact(content_artifact, headers, request)
         access.note_answer(request, remote.pk, MISS)
         if remote.policy == HuggingFaceRemote.STREAMED:

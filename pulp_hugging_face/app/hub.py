@@ -510,6 +510,25 @@ def resolve_headers(facts, filename):
     return headers
 
 
+# Request headers that make a file answer partial or conditional (RFC 9110 sections 13 and 14).
+RANGE_AND_CONDITIONAL_HEADERS = (
+    "range",
+    "if-range",
+    "if-match",
+    "if-none-match",
+    "if-modified-since",
+    "if-unmodified-since",
+)
+
+
+def is_plain_get(headers):
+    """Whether a file request asks for the whole file, unconditionally (a 200 with every byte).
+
+    `headers` is a case-insensitive mapping (aiohttp's request headers).
+    """
+    return not any(name in headers for name in RANGE_AND_CONDITIONAL_HEADERS)
+
+
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 GIT_SHA1_RE = re.compile(r"^[0-9a-f]{40}$")
 

@@ -14,6 +14,8 @@ Only what the database says is kept, and each kind only as long as it cannot hav
   within the remote's `metadata_ttl` and never beyond it.
 - which stored file serves a URL: until an eviction announces removed artifacts; on filesystem
   storage the file is also checked on disk before it is served from memory.
+- the bytes of small stored files (`small_files`): an artifact's bytes never change; they are
+  dropped with the stored files, and the file is checked on disk before each answer.
 
 A request that read the database while something changed must not keep its now old answer:
 `generation` counts the forgets, and an answer is kept only under the generation it was read in.
@@ -85,6 +87,8 @@ class Memory:
         self.answers = Bounded(64 * 1024 * 1024, cost=lambda answer: len(answer.body) + 200)
         self.stored_files = Bounded(100_000)  # (remote pk, url, digest) -> (ContentArtifact, t)
         self.in_repository = Bounded(200_000)  # (repository pk, content pk) -> True
+        # storage path -> (bytes, mtime) of small stored files (small_files.py)
+        self.bodies = Bounded(64 * 1024 * 1024, cost=lambda entry: len(entry[0]) + 100)
 
     def forget(self, kind=CONFIGURATION, pk=None):
         self.generation += 1
@@ -95,6 +99,7 @@ class Memory:
         if kind == ARTIFACTS:
             self.stored_files.clear()
             self.in_repository.clear()
+            self.bodies.clear()
             return
         self.domains.clear()
         self.distributions = None

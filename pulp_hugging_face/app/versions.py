@@ -20,7 +20,7 @@ from aiohttp import web
 
 from pulpcore.plugin.models import ContentArtifact, RepositoryVersion
 
-from . import hub
+from . import hub, small_files
 from .memory import Bounded
 from .models import HuggingFaceContent, HuggingFaceMetadata, HuggingFaceRevision
 
@@ -193,6 +193,8 @@ async def _resolve(handler, request, view, resolve_request):
     from .handler import HUB_ETAG
 
     request[HUB_ETAG] = headers["ETag"]
+    if answer := await small_files.answer(request, content_artifact, headers):
+        return answer
     return await handler._serve_content_artifact(content_artifact, headers, request)
 
 

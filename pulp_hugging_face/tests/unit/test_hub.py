@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from multidict import CIMultiDict
 
 from pulp_hugging_face.app import hub
 
@@ -1449,3 +1450,21 @@ def test_paths_info_form_refuses_bad_paths_with_400(paths):
     with pytest.raises(hub.BadHubPath) as info:
         hub.paths_info_form(paths, False)
     assert info.value.status == 400
+
+
+@pytest.mark.parametrize(
+    "headers, plain",
+    [
+        ({}, True),
+        ({"Accept-Encoding": "gzip", "Authorization": "Bearer x"}, True),
+        ({"Range": "bytes=0-9"}, False),
+        ({"range": "bytes=-5"}, False),
+        ({"If-None-Match": '"abc"'}, False),
+        ({"If-Modified-Since": "Wed, 02 Dec 2026 10:00:00 GMT"}, False),
+        ({"If-Match": "*"}, False),
+        ({"If-Unmodified-Since": "Wed, 02 Dec 2026 10:00:00 GMT"}, False),
+        ({"If-Range": '"abc"', "Range": "bytes=0-9"}, False),
+    ],
+)
+def test_a_plain_get_asks_for_the_whole_file_unconditionally(headers, plain):
+    assert hub.is_plain_get(CIMultiDict(headers)) is plain

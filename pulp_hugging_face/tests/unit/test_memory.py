@@ -88,6 +88,21 @@ def test_removed_artifacts_forget_stored_files_but_not_facts():
     assert not memory.stored_files and "k" in memory.facts
 
 
+def test_removed_artifacts_forget_the_bytes_of_small_files():
+    memory = listening_memory()
+    memory.bodies.put("/media/artifact/ab/cdef", (b"{}", 0.0))
+    memory.forget(ARTIFACTS)
+    assert not memory.bodies and memory.bodies.total == 0
+
+
+def test_small_file_bytes_are_bounded_by_their_size():
+    memory = listening_memory()
+    memory.bodies.limit = 250
+    memory.bodies.put("a", (b"x" * 100, 0.0))
+    memory.bodies.put("b", (b"y" * 100, 0.0))  # 200 bytes each with the entry's overhead
+    assert list(memory.bodies) == ["b"]
+
+
 @pytest.mark.parametrize(
     "path, candidates",
     [

@@ -79,6 +79,36 @@ def test_head_and_get_agree_cold_and_warm(hf_cache_factory, hub_reset, filename)
         assert response.headers["X-Repo-Commit"] == hub_reset.commit_sha(MODEL_ID, "main"), name
 
 
+def test_a_warm_small_file_from_memory_is_answered_as_pulpcore_answers_it_from_disk(
+    hf_cache_factory, hub_reset, hugging_face_bindings
+):
+    # A plain GET of a small stored file is answered from the content process's memory; a
+    # conditional one (an If-None-Match that does not match) still by pulpcore's FileResponse.
+    cache = hf_cache_factory()
+    url = resolve_url(cache.endpoint, "config.json")
+    data = hub_reset.file_bytes(MODEL_ID, "config.json")
+    assert requests.get(url).content == data  # cold: stored
+    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    deadline = time.monotonic() + 60
+    while not hugging_face_bindings.ContentHuggingFaceApi.list(
+        commit=commit, path="config.json"
+    ).count:
+        assert time.monotonic() < deadline, "the cold request did not store the file"
+        time.sleep(0.2)
+    hub_reset.reset()
+
+    answers = [requests.get(url) for _ in range(3)]  # the first reads it, the others remember
+    from_disk = requests.get(url, headers={"If-None-Match": '"another-etag"'})
+
+    expected = {k: v for k, v in from_disk.headers.items() if k != "Date"}
+    assert from_disk.status_code == 200 and from_disk.content == data
+    for answer in answers:
+        assert answer.status_code == 200
+        assert answer.content == data
+        assert {k: v for k, v in answer.headers.items() if k != "Date"} == expected
+    assert hub_reset.count() == 0
+
+
 XET_DOWNLOAD = """
 import hashlib, importlib.util
 from huggingface_hub import hf_hub_download

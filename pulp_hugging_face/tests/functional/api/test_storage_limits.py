@@ -127,6 +127,28 @@ def test_an_evicted_file_is_pulled_through_again(
     assert hub_reset.count("cdn") == 0
 
 
+def test_a_small_file_answered_from_memory_is_not_answered_once_evicted(
+    hf_cache_factory, hugging_face_bindings, hub_reset
+):
+    cache = hf_cache_factory()
+    get(cache.endpoint, shard(2), hub_reset)
+    for _ in range(3):  # warm: its bytes are in the content process's memory now
+        get(cache.endpoint, shard(1), hub_reset)
+    time.sleep(FLUSH)
+    assert requests.head(url(cache.endpoint, shard(2))).status_code == 200
+    time.sleep(FLUSH)
+    hugging_face_bindings.RemotesHuggingFaceApi.partial_update(
+        cache.remote.pulp_href, {"max_size": facts(hub_reset, shard(2))["size"]}
+    )
+    evict(hugging_face_bindings, cache.remote)
+    assert read(hugging_face_bindings, cache.remote).file_count == 1
+    hub_reset.reset()
+
+    get(cache.endpoint, shard(1), hub_reset)
+
+    assert hub_reset.count("cdn") == 1, hub_reset.stats()["cdn_requests"]
+
+
 def test_a_remote_with_limits_is_evicted_on_a_schedule(
     hf_cache_factory,
     hugging_face_bindings,
