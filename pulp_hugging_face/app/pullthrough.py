@@ -105,7 +105,6 @@ class Download:
     def __init__(self, size):
         self.size = size
         self.path = None  # the temporary file readers follow (changes when a lease is taken over)
-        self.verified = False  # every byte is written and checked: readers may hand out the last
         self.finished = False
         self.error = None  # a hub.HubError
         self.task = None
@@ -124,15 +123,8 @@ class Download:
             self.path = path
             self.notify()
 
-    def verify(self):
-        """Every byte is in the file and checked (size, digest): it is not stored yet (fsync,
-        database), but a reader may end its answer, as the bytes can no longer turn out wrong."""
-        self.verified = True
-        self.notify()
-
     def finish(self, error=None):
         self.finished, self.error = True, error
-        self.verified = self.verified or error is None
         self.notify()
 
     async def changed(self, timeout=FOLLOW_POLL):
@@ -286,7 +278,6 @@ async def fetch_and_store(handler, remote, url, relative_path, facts, repository
         remote_artifact=remote_artifact,
         target_path=path,
         on_data=current.notify,
-        on_verified=current.verify,
         expected_git_blob_sha1=facts.git_blob_sha1,
     )
     # A wrong size or digest is final: readers already have the bytes, no retry.
@@ -410,10 +401,10 @@ async def stream(request, current, headers):
         position = start
         while position < stop:
             await reader.follow()
-            # The last byte waits for verification: a corrupt file never completes. It need not
-            # wait for the file to be stored (fsync, database): that goes on after the answer.
+            # The last byte waits for verification and storing: a corrupt file never completes,
+            # and a client that has every byte finds the file in the cache.
             limit = min(await reader.available(), stop)
-            if not current.verified:
+            if not current.succeeded:
                 limit = min(limit, size - 1)
             if position < limit:
                 sent = await _send(request, response, reader, position, limit - position)

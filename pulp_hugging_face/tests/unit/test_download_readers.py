@@ -115,22 +115,3 @@ def test_changed_wakes_on_news_and_returns_at_once_when_finished():
         assert current.succeeded
 
     run(scenario())
-
-
-def test_a_verified_download_lets_readers_end_before_it_is_stored():
-    current = Download(size=1)
-    assert not current.verified
-    current.verify()
-    assert current.verified and not current.finished
-
-
-def test_a_download_that_failed_before_verification_is_not_verified():
-    current = Download(size=1)
-    current.finish(hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, "broken"))
-    assert not current.verified
-
-
-def test_a_download_that_finished_well_is_verified():
-    current = Download(size=1)
-    current.finish()
-    assert current.verified and current.succeeded

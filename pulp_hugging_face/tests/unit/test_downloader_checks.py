@@ -1,5 +1,5 @@
-"""What a file body download promises its readers before the file is stored (`downloaders`):
-the bytes are checked before readers may end their answers, and a wrong body never is."""
+"""What a file body download checks before it is stored (`downloaders`): size, sha256 and the git
+blob id, from what was hashed as the bytes streamed; and the file is whole on disk."""
 
 import asyncio
 import hashlib
@@ -8,31 +8,28 @@ import pytest
 
 from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 
+from pulp_hugging_face.app import downloaders
 from pulp_hugging_face.app.downloaders import HubDownloader
 
 BODY = b"weights" * 1000
 
 
-def download(target, body, **expected):
-    """Write `body` as the hub's answer would arrive, then finalize; returns the events."""
-    events = []
+def download(target, pieces, **expected):
+    """Write `pieces` as batches of the hub's answer would arrive, then finalize."""
 
     async def scenario():
         downloader = HubDownloader(
-            "http://hub.invalid/org/model/resolve/main/x.bin",
-            target_path=str(target),
-            on_verified=lambda: events.append(("verified", target.read_bytes())),
-            **expected,
+            "http://hub.invalid/org/model/resolve/main/x.bin", target_path=str(target), **expected
         )
         try:
-            await downloader.handle_data(body)
+            for piece in pieces:
+                await downloader.handle_data(piece)
             await downloader.finalize()
-            events.append("finalized")
         finally:
             await downloader.session.close()
 
     asyncio.run(scenario())
-    return events
+    return target.read_bytes()
 
 
 @pytest.fixture(autouse=True)
@@ -40,40 +37,53 @@ def working_directory(tmp_path, settings):
     settings.WORKING_DIRECTORY = str(tmp_path)
 
 
-def test_readers_are_told_a_checked_body_is_complete_before_it_is_synced(tmp_path):
-    target = tmp_path / "x.part"
-    events = download(
-        target,
-        BODY,
+def test_a_body_with_the_right_size_and_digest_is_kept_whole(tmp_path):
+    stored = download(
+        tmp_path / "x.part",
+        [BODY],
         expected_digests={"sha256": hashlib.sha256(BODY).hexdigest()},
         expected_size=len(BODY),
     )
-    assert events == [("verified", BODY), "finalized"]
+    assert stored == BODY
 
 
-def test_a_body_with_a_wrong_digest_is_never_reported_complete(tmp_path):
+def test_a_body_longer_than_a_writeback_is_written_whole(tmp_path, monkeypatch):
+    # Written out to disk in the background every WRITEBACK bytes while the rest arrives.
+    monkeypatch.setattr(downloaders, "WRITEBACK", 1000)
+    pieces = [bytes([i]) * 700 for i in range(50)]
+    body = b"".join(pieces)
+    stored = download(
+        tmp_path / "x.part",
+        pieces,
+        expected_digests={"sha256": hashlib.sha256(body).hexdigest()},
+        expected_size=len(body),
+    )
+    assert stored == body
+
+
+def test_a_body_with_a_wrong_digest_is_refused(tmp_path):
     with pytest.raises(DigestValidationError):
         download(
             tmp_path / "x.part",
-            BODY,
+            [BODY],
             expected_digests={"sha256": hashlib.sha256(b"other").hexdigest()},
             expected_size=len(BODY),
         )
 
 
-def test_a_body_of_the_wrong_size_is_never_reported_complete(tmp_path):
+def test_a_body_of_the_wrong_size_is_refused(tmp_path):
     with pytest.raises(SizeValidationError):
-        download(tmp_path / "x.part", BODY[:-1], expected_size=len(BODY))
+        download(tmp_path / "x.part", [BODY[:-1]], expected_size=len(BODY))
 
 
-def test_a_body_with_a_wrong_git_blob_id_is_never_reported_complete(tmp_path):
+def test_a_body_with_a_wrong_git_blob_id_is_refused(tmp_path):
     with pytest.raises(DigestValidationError):
-        download(tmp_path / "x.part", BODY, expected_git_blob_sha1="0" * 40)
+        download(tmp_path / "x.part", [BODY], expected_git_blob_sha1="0" * 40)
 
 
-def test_a_body_with_the_right_git_blob_id_is_reported_complete(tmp_path):
+def test_a_body_with_the_right_git_blob_id_is_kept(tmp_path):
     blob_id = hashlib.sha1(b"blob %d\0" % len(BODY) + BODY).hexdigest()
-    events = download(
-        tmp_path / "x.part", BODY, expected_git_blob_sha1=blob_id, expected_size=len(BODY)
+    stored = download(
+        tmp_path / "x.part", [BODY], expected_git_blob_sha1=blob_id, expected_size=len(BODY)
     )
-    assert events[0] == ("verified", BODY)
+    assert stored == BODY
