@@ -6,7 +6,8 @@ and downloads it into a temporary file in a directory that every content app can
 Every other request for the file, in this process, another process or on another host, reads
 that temporary file as it grows: a client gets the bytes as they arrive and never waits for the
 end (its read timeout is 10 s). The last byte is handed out only once the download is verified
-(size, and sha256 or git blob id) and stored, so no client gets a complete but corrupt file.
+(size, and sha256 or git blob id), so no client gets a complete but corrupt file; for all but
+large files only once it is stored, too (`Download.complete`).
 When the leader stops beating its heartbeat (killed, host gone), a follower takes the lease
 over and downloads the file again; readers carry on from where they are, in the new file.
 
@@ -37,6 +38,7 @@ from .upstream import UpstreamUnavailable
 log = logging.getLogger(__name__)
 
 CHUNK_SIZE = 1024 * 1024
+EARLY_END_SIZE = 64 * 1024 * 1024  # files this large are handed out whole before they are stored
 FOLLOW_POLL = 0.2  # seconds between a follower's looks at the lease (and readers at the file)
 FILESYSTEM_STORAGE = "pulpcore.app.models.storage.FileSystem"
 DOWNLOAD_ERRORS = (ClientResponseError, ClientConnectionError, TimeoutError, UpstreamProtocolError)
@@ -105,6 +107,7 @@ class Download:
     def __init__(self, size):
         self.size = size
         self.path = None  # the temporary file readers follow (changes when a lease is taken over)
+        self.verified = False  # every byte is written and checked (not yet stored)
         self.finished = False
         self.error = None  # a hub.HubError
         self.task = None
@@ -123,9 +126,24 @@ class Download:
             self.path = path
             self.notify()
 
+    def verify(self):
+        self.verified = True
+        self.notify()
+
     def finish(self, error=None):
         self.finished, self.error = True, error
+        self.verified = self.verified or error is None
         self.notify()
+
+    @property
+    def complete(self):
+        """May readers hand out the last byte? A corrupt file never completes. A small file
+        completes once stored, so a client that has it finds it in the cache (and in the API);
+        a large one once checked, while the fsync (a quarter of a second per 100 MB on a slow
+        disk) and the database writes go on: any request meanwhile follows this download."""
+        if self.size is not None and self.size >= EARLY_END_SIZE:
+            return self.verified
+        return self.succeeded
 
     async def changed(self, timeout=FOLLOW_POLL):
         """Wait for news from the leader here, or for a follower's next look."""
@@ -278,6 +296,7 @@ async def fetch_and_store(handler, remote, url, relative_path, facts, repository
         remote_artifact=remote_artifact,
         target_path=path,
         on_data=current.notify,
+        on_verified=current.verify,
         expected_git_blob_sha1=facts.git_blob_sha1,
     )
     # A wrong size or digest is final: readers already have the bytes, no retry.
@@ -401,10 +420,9 @@ async def stream(request, current, headers):
         position = start
         while position < stop:
             await reader.follow()
-            # The last byte waits for verification and storing: a corrupt file never completes,
-            # and a client that has every byte finds the file in the cache.
+            # The last byte waits until the download is complete (checked, or stored).
             limit = min(await reader.available(), stop)
-            if not current.succeeded:
+            if not current.complete:
                 limit = min(limit, size - 1)
             if position < limit:
                 sent = await _send(request, response, reader, position, limit - position)

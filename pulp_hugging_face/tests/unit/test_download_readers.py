@@ -6,7 +6,7 @@ import asyncio
 import pytest
 
 from pulp_hugging_face.app import hub
-from pulp_hugging_face.app.pullthrough import Download, _Reader
+from pulp_hugging_face.app.pullthrough import EARLY_END_SIZE, Download, _Reader
 
 
 def run(coroutine):
@@ -115,3 +115,25 @@ def test_changed_wakes_on_news_and_returns_at_once_when_finished():
         assert current.succeeded
 
     run(scenario())
+
+
+def test_a_small_download_is_complete_only_once_stored():
+    current = Download(size=1000)
+    current.verify()
+    assert not current.complete
+    current.finish()
+    assert current.complete
+
+
+def test_a_large_download_is_complete_once_checked_before_it_is_stored():
+    current = Download(size=EARLY_END_SIZE)
+    assert not current.complete
+    current.verify()
+    assert current.complete and not current.finished
+
+
+def test_a_download_that_failed_unchecked_is_never_complete():
+    for size in (1000, EARLY_END_SIZE):
+        current = Download(size=size)
+        current.finish(hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, "broken"))
+        assert not current.complete

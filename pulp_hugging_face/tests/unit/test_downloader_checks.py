@@ -8,18 +8,20 @@ import pytest
 
 from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 
-from pulp_hugging_face.app import downloaders
 from pulp_hugging_face.app.downloaders import HubDownloader
 
 BODY = b"weights" * 1000
 
 
-def download(target, pieces, **expected):
+def download(target, pieces, verified=None, **expected):
     """Write `pieces` as batches of the hub's answer would arrive, then finalize."""
 
     async def scenario():
         downloader = HubDownloader(
-            "http://hub.invalid/org/model/resolve/main/x.bin", target_path=str(target), **expected
+            "http://hub.invalid/org/model/resolve/main/x.bin",
+            target_path=str(target),
+            on_verified=verified,
+            **expected,
         )
         try:
             for piece in pieces:
@@ -47,18 +49,29 @@ def test_a_body_with_the_right_size_and_digest_is_kept_whole(tmp_path):
     assert stored == BODY
 
 
-def test_a_body_longer_than_a_writeback_is_written_whole(tmp_path, monkeypatch):
-    # Written out to disk in the background every WRITEBACK bytes while the rest arrives.
-    monkeypatch.setattr(downloaders, "WRITEBACK", 1000)
-    pieces = [bytes([i]) * 700 for i in range(50)]
-    body = b"".join(pieces)
-    stored = download(
-        tmp_path / "x.part",
-        pieces,
-        expected_digests={"sha256": hashlib.sha256(body).hexdigest()},
-        expected_size=len(body),
+def test_readers_are_told_when_the_body_is_checked_and_every_byte_is_in_the_file(tmp_path):
+    target = tmp_path / "x.part"
+    seen = []
+    download(
+        target,
+        [BODY[:100], BODY[100:]],
+        verified=lambda: seen.append(target.read_bytes()),
+        expected_digests={"sha256": hashlib.sha256(BODY).hexdigest()},
+        expected_size=len(BODY),
     )
-    assert stored == body
+    assert seen == [BODY]
+
+
+def test_a_body_with_a_wrong_digest_is_never_reported_checked(tmp_path):
+    seen = []
+    with pytest.raises(DigestValidationError):
+        download(
+            tmp_path / "x.part",
+            [BODY],
+            verified=lambda: seen.append(True),
+            expected_digests={"sha256": hashlib.sha256(b"other").hexdigest()},
+        )
+    assert seen == []
 
 
 def test_a_body_with_a_wrong_digest_is_refused(tmp_path):

@@ -708,13 +708,17 @@ SCALE_FILES = 4
 SCALE_FILE_SIZE = 16 * 1024 * 1024
 
 
+LARGE_FILE = "large.bin"
+LARGE_FILE_SIZE = 72 * 1024 * 1024 + 11  # above the size a cold download ends before it is stored
+
+
 def scale_file_name(k: int) -> str:
     return f"weights-{k}.bin"
 
 
 def build_scale_model() -> Repo:
     """Large LFS files (on the CDN, not Xet), one per test that needs a cold file of its own:
-    16 MiB and a few KB each, generated on read."""
+    16 MiB and a few KB each, and one of 72 MiB, generated on read."""
     t, rid = "model", SCALE_MODEL_ID
     weights = [
         generated_file(
@@ -728,6 +732,7 @@ def build_scale_model() -> Repo:
         make_file("README.md", b"---\nlicense: mit\n---\n\n# scale-model\n"),
         make_file("config.json", b'{\n  "model_type": "fake-scale"\n}\n'),
         *weights,
+        generated_file(LARGE_FILE, partial(pseudo_random, f"{rid}/{LARGE_FILE}", LARGE_FILE_SIZE)),
     ]
     a = _commit(
         t, rid, "A", "Initial commit", "2024-03-01T00:00:00.000Z", {f.path: f for f in files}
