@@ -31,7 +31,7 @@ from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
 from . import hub, leases, metrics
 from .downloaders import UpstreamProtocolError
-from .memory import memory
+from .memory import Bounded, memory
 from .models import CachedFile, HuggingFaceContent
 from .upstream import UpstreamUnavailable
 
@@ -356,11 +356,24 @@ async def record_in_repository(repository, content_artifact):
 
 def missing_from_disk(content_artifact):
     """True when a stored file on filesystem storage is no longer there (removed meanwhile)."""
-    artifact = content_artifact.artifact
+    path = filesystem_path(content_artifact.artifact)
+    return path is not None and not os.path.exists(path)
+
+
+_paths = Bounded(100_000)  # (domain pk, artifact file name) -> path: a pure function of them
+
+
+def filesystem_path(artifact):
+    """Where an artifact on filesystem storage is (None for other storage)."""
     domain = artifact.pulp_domain
     if domain.storage_class != FILESYSTEM_STORAGE:
-        return False
-    return not os.path.exists(domain.get_storage().path(artifact.file.name))
+        return None
+    key = (domain.pk, artifact.file.name)
+    path = _paths.get(key)
+    if path is None:
+        path = domain.get_storage().path(artifact.file.name)
+        _paths.put(key, path)
+    return path
 
 
 def _store(handler, result, remote_artifact, git_blob_sha1):

@@ -14,23 +14,25 @@ cleanup is never served from memory.
 """
 
 import asyncio
+import functools
 import os
 
 from aiohttp import web
 from django.conf import settings
 
-from . import hub
+from . import hub, pullthrough
 from .memory import memory
 
-FILESYSTEM_STORAGE = "pulpcore.app.models.storage.FileSystem"
 DEFAULT_FILE_SIZE = 1024 * 1024
 DEFAULT_MEMORY = 64 * 1024 * 1024
 
 
+@functools.cache  # settings are slow to read (dynaconf), and do not change while running
 def file_size_limit():
     return int(getattr(settings, "HUGGING_FACE_SMALL_FILE_SIZE", DEFAULT_FILE_SIZE))
 
 
+@functools.cache
 def memory_limit():
     return int(getattr(settings, "HUGGING_FACE_SMALL_FILE_MEMORY", DEFAULT_MEMORY))
 
@@ -49,10 +51,9 @@ async def answer(request, content_artifact, headers):
         return None
     if request.method != "GET" or not hub.is_plain_get(request.headers):
         return None
-    domain = artifact.pulp_domain
-    if domain.storage_class != FILESYSTEM_STORAGE:
+    path = pullthrough.filesystem_path(artifact)
+    if path is None:
         return None
-    path = domain.get_storage().path(artifact.file.name)
     entry = memory.bodies.get(path)
     if entry is not None and not os.path.exists(path):
         return None  # removed since it was read (eviction, orphan cleanup): not served
