@@ -15,7 +15,7 @@ from pulpcore.plugin.content import PathNotResolved
 from pulpcore.plugin.models import ContentGuard, Domain, Repository
 from pulpcore.plugin.util import get_domain
 
-from . import hub
+from . import hub, policy
 from .memory import memory
 from .models import HuggingFaceDistribution, HuggingFaceRemote, HuggingFaceTokenContentGuard
 
@@ -26,6 +26,7 @@ class DistributionView:
     remote: HuggingFaceRemote | None  # None: not a Hugging Face remote, or none set
     guard: ContentGuard | None
     repository: Repository | None
+    rules: policy.Rules  # the remote's (none without a remote), read once
 
     @property
     def guard_needs_authentication(self):
@@ -37,12 +38,9 @@ def _view(distribution):
     remote = distribution.remote.cast() if distribution.remote_id else None
     guard = distribution.content_guard.cast() if distribution.content_guard_id else None
     repository = distribution.repository.cast() if distribution.repository_id else None
-    return DistributionView(
-        distribution,
-        remote if isinstance(remote, HuggingFaceRemote) else None,
-        guard,
-        repository,
-    )
+    remote = remote if isinstance(remote, HuggingFaceRemote) else None
+    rules = remote.rules if remote is not None else policy.Rules()
+    return DistributionView(distribution, remote, guard, repository, rules)
 
 
 def _distributions():

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 CACHE_HEADER = "X-Pulp-Cache"
 MAX_SERVE_ATTEMPTS = 3  # a download that landed is looked up again, but not forever
 HUB_ETAG = "hub_etag"  # request key: the ETag a resolve answer must carry
+VIEW = "hf_distribution_view"  # request key: the distribution view the fast path found
 
 
 DATABASE_UNAVAILABLE = hub.HubError(
@@ -101,7 +102,7 @@ class HuggingFaceHandler(Handler):
         except hub.HubError as error:
             return error_response(error)
         try:
-            view = await distributions.view_for(path)
+            view = request.get(VIEW) or await distributions.view_for(path)
         except PathNotResolved:
             # Not a Hugging Face distribution: the path belongs to pulpcore's generic handler.
             if request.method in ("GET", "HEAD"):
@@ -123,7 +124,7 @@ class HuggingFaceHandler(Handler):
                     return answer
             if hub_request is None or view.remote is None:
                 raise hub.HubError(404, hub.REPO_NOT_FOUND, "Not a Hub path served here.")
-            if denial := policy.check_request(view.remote.rules, hub_request):  # before upstream
+            if denial := policy.check_request(view.rules, hub_request):  # before upstream
                 raise denial.hub_error()
             if isinstance(hub_request, hub.ResolveRequest):
                 if request.method not in ("GET", "HEAD"):
@@ -169,7 +170,7 @@ class HuggingFaceHandler(Handler):
     async def _resolve(self, request, view, resolve_request):
         remote = view.remote
         facts, state = await HubMetadata(remote).file_facts(resolve_request)
-        if denial := policy.check_size(remote.rules, resolve_request.filename, facts.size):
+        if denial := policy.check_size(view.rules, resolve_request.filename, facts.size):
             raise denial.hub_error()
         access.record(remote.pk, resolve_request.repo, facts.commit, resolve_request.filename)
         headers = {
@@ -350,6 +351,7 @@ def hub_fast_path(hub_handler):
         if view is None or view.guard_needs_authentication:
             return await handler(request)
         set_domain(domain)
+        request[VIEW] = view
         return await hub_handler.handle(request)
 
     return fast_path

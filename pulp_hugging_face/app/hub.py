@@ -5,6 +5,7 @@ shape of Hub URLs, which repo ids, revisions and file names are acceptable, whic
 client needs and which must never be passed on.
 """
 
+import functools
 import json
 import mimetypes
 import re
@@ -245,6 +246,12 @@ def check_request_path(path):
     return path
 
 
+# Warm clients ask for the same few paths again and again: what is parsed from a path alone is
+# remembered (a bounded number of paths; errors are not remembered).
+PARSED_PATHS = 65_536
+
+
+@functools.lru_cache(maxsize=PARSED_PATHS)
 def base_path_candidates(path):
     """The distribution base paths a (decoded) content path may be under, longest first.
 
@@ -252,9 +259,10 @@ def base_path_candidates(path):
     `a` (a base path is never nested in another, so at most one of them exists).
     """
     segments = path.strip("/").split("/")
-    return ["/".join(segments[:n]) for n in range(len(segments), 0, -1)]
+    return tuple("/".join(segments[:n]) for n in range(len(segments), 0, -1))
 
 
+@functools.lru_cache(maxsize=PARSED_PATHS)
 def parse_hub_path(raw_path):
     """Parse a percent-encoded path relative to a distribution into a request object.
 
@@ -503,7 +511,7 @@ def resolve_headers(facts, filename):
         "ETag": f'"{facts.etag}"',
         "X-Linked-Size": str(facts.size),
         "Accept-Ranges": "bytes",
-        "Content-Type": mimetypes.guess_type(filename)[0] or "application/octet-stream",
+        "Content-Type": _content_type(filename),
     }
     if facts.lfs_sha256:
         headers["X-Linked-Etag"] = f'"{facts.etag}"'
@@ -527,6 +535,11 @@ def is_plain_get(headers):
     `headers` is a case-insensitive mapping (aiohttp's request headers).
     """
     return not any(name in headers for name in RANGE_AND_CONDITIONAL_HEADERS)
+
+
+@functools.lru_cache(maxsize=PARSED_PATHS)
+def _content_type(filename):
+    return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")

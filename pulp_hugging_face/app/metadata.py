@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from django.db import IntegrityError
 from django.utils import timezone
@@ -83,7 +84,8 @@ class HubMetadata:
         )
 
     def _fresh(self, checked_at):
-        return (timezone.now() - checked_at).total_seconds() < self.remote.metadata_ttl
+        # datetime.now(UTC) is django's timezone.now() with USE_TZ, without reading the setting
+        return (datetime.now(UTC) - checked_at).total_seconds() < self.remote.metadata_ttl
 
     async def _known_commit(self, repo, revision):
         """(commit, fresh) from the cache; (None, False) when never seen."""

@@ -122,4 +122,4 @@ def test_small_file_bytes_are_bounded_by_their_size():
     ],
 )
 def test_base_path_candidates_are_every_prefix_longest_first(path, candidates):
-    assert hub.base_path_candidates(path) == candidates
+    assert list(hub.base_path_candidates(path)) == candidates
