@@ -247,11 +247,29 @@ def check_request_path(path):
 
 
 # Warm clients ask for the same few paths again and again: what is parsed from a path alone is
-# remembered (a bounded number of paths; errors are not remembered).
-PARSED_PATHS = 65_536
+# remembered, for a bounded number of short paths (so hostile ones cannot fill memory: a few
+# MB at most); longer paths are parsed every time, and errors are never remembered.
+MEMO_PATHS = 4096
+MEMO_PATH_LENGTH = 512
+MEMO_PATH_SEGMENTS = 16
 
 
-@functools.lru_cache(maxsize=PARSED_PATHS)
+def memo_by_path(function):
+    """`function(path)` remembered for short paths (`MEMO_PATH_LENGTH`, `MEMO_PATH_SEGMENTS`)."""
+    remembered = functools.lru_cache(maxsize=MEMO_PATHS)(function)
+
+    @functools.wraps(function)
+    def memo(path):
+        if len(path) > MEMO_PATH_LENGTH or path.count("/") >= MEMO_PATH_SEGMENTS:
+            return function(path)
+        return remembered(path)
+
+    memo.cache_info = remembered.cache_info
+    memo.cache_clear = remembered.cache_clear
+    return memo
+
+
+@memo_by_path
 def base_path_candidates(path):
     """The distribution base paths a (decoded) content path may be under, longest first.
 
@@ -262,7 +280,7 @@ def base_path_candidates(path):
     return tuple("/".join(segments[:n]) for n in range(len(segments), 0, -1))
 
 
-@functools.lru_cache(maxsize=PARSED_PATHS)
+@memo_by_path
 def parse_hub_path(raw_path):
     """Parse a percent-encoded path relative to a distribution into a request object.
 
@@ -537,7 +555,7 @@ def is_plain_get(headers):
     return not any(name in headers for name in RANGE_AND_CONDITIONAL_HEADERS)
 
 
-@functools.lru_cache(maxsize=PARSED_PATHS)
+@memo_by_path
 def _content_type(filename):
     return mimetypes.guess_type(filename)[0] or "application/octet-stream"
 

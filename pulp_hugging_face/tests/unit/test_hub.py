@@ -1468,3 +1468,27 @@ def test_paths_info_form_refuses_bad_paths_with_400(paths):
 )
 def test_a_plain_get_asks_for_the_whole_file_unconditionally(headers, plain):
     assert hub.is_plain_get(CIMultiDict(headers)) is plain
+
+
+def test_short_paths_are_parsed_once():
+    hub.parse_hub_path.cache_clear()
+    first = hub.parse_hub_path("org/model/resolve/main/config.json")
+    assert hub.parse_hub_path("org/model/resolve/main/config.json") is first
+    assert hub.parse_hub_path.cache_info().currsize == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "org/model/resolve/main/" + "x" * hub.MEMO_PATH_LENGTH,
+        "org/model/resolve/main/" + "/".join(["d"] * hub.MEMO_PATH_SEGMENTS) + "/f.bin",
+    ],
+)
+def test_long_or_deep_paths_are_parsed_each_time_and_not_remembered(path):
+    # Hostile clients could otherwise fill memory with distinct long paths.
+    hub.parse_hub_path.cache_clear()
+    hub.base_path_candidates.cache_clear()
+    assert hub.parse_hub_path(path) == hub.parse_hub_path(path)
+    assert hub.base_path_candidates(path)[-1] == "org"
+    assert hub.parse_hub_path.cache_info().currsize == 0
+    assert hub.base_path_candidates.cache_info().currsize == 0
