@@ -131,8 +131,7 @@ class HubDownloader(HttpDownloader):
         100 MB on a slow disk)."""
         self._ensure_writer_has_open_file()
         writer, self._writer = self._writer, None
-        try:
-            await asyncio.to_thread(writer.flush)
+        try:  # every batch was flushed as it was written (`_write`): readers have each byte
             self.validate_digests()
             self.validate_size()
             self._validate_git_blob_sha1()
