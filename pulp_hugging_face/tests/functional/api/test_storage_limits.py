@@ -72,6 +72,20 @@ def wait_for(check, timeout=60, what="the condition"):
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def evict_all_but_shard_2(cache, bindings, hub):
+    """Shard 2 used last, a max_size that holds it alone, an eviction: shard 2 is all that is
+    left (and the hub's request count starts again)."""
+    time.sleep(FLUSH)
+    assert requests.head(url(cache.endpoint, shard(2))).status_code == 200
+    time.sleep(FLUSH)
+    bindings.RemotesHuggingFaceApi.partial_update(
+        cache.remote.pulp_href, {"max_size": facts(hub, shard(2))["size"]}
+    )
+    evict(bindings, cache.remote)
+    assert read(bindings, cache.remote).file_count == 1
+    hub.reset()
+
+
 def test_eviction_keeps_the_most_recently_used_files_under_max_size(
     hf_cache_factory, hugging_face_bindings, hub_reset
 ):
@@ -109,15 +123,7 @@ def test_an_evicted_file_is_pulled_through_again(
     cache = hf_cache_factory()
     for i in (1, 2):
         get(cache.endpoint, shard(i), hub_reset)
-    time.sleep(FLUSH)
-    assert requests.head(url(cache.endpoint, shard(2))).status_code == 200
-    time.sleep(FLUSH)
-    hugging_face_bindings.RemotesHuggingFaceApi.partial_update(
-        cache.remote.pulp_href, {"max_size": facts(hub_reset, shard(2))["size"]}
-    )
-    evict(hugging_face_bindings, cache.remote)
-    assert read(hugging_face_bindings, cache.remote).file_count == 1
-    hub_reset.reset()
+    evict_all_but_shard_2(cache, hugging_face_bindings, hub_reset)
 
     get(cache.endpoint, shard(1), hub_reset)
 
@@ -134,15 +140,7 @@ def test_a_small_file_answered_from_memory_is_not_answered_once_evicted(
     get(cache.endpoint, shard(2), hub_reset)
     for _ in range(3):  # warm: its bytes are in the content process's memory now
         get(cache.endpoint, shard(1), hub_reset)
-    time.sleep(FLUSH)
-    assert requests.head(url(cache.endpoint, shard(2))).status_code == 200
-    time.sleep(FLUSH)
-    hugging_face_bindings.RemotesHuggingFaceApi.partial_update(
-        cache.remote.pulp_href, {"max_size": facts(hub_reset, shard(2))["size"]}
-    )
-    evict(hugging_face_bindings, cache.remote)
-    assert read(hugging_face_bindings, cache.remote).file_count == 1
-    hub_reset.reset()
+    evict_all_but_shard_2(cache, hugging_face_bindings, hub_reset)
 
     get(cache.endpoint, shard(1), hub_reset)
 
