@@ -236,7 +236,8 @@ class HuggingFaceHandler(Handler):
             pullthrough.fetch_and_store, self, remote, url, relative_path, facts, view.repository
         )
         domain = view.distribution.pulp_domain
-        current = pullthrough.download(remote, url, facts.size, domain, fetch)
+        stored = partial(self._stored_file, view.distribution, remote, resolve_request, facts, url)
+        current = pullthrough.download(remote, url, facts.size, domain, fetch, stored)
         response = await pullthrough.stream(request, current, {**headers, CACHE_HEADER: "miss"})
         if response is None:  # the download landed while we joined: it is in storage now
             if attempt >= MAX_SERVE_ATTEMPTS:

@@ -157,11 +157,11 @@ class Download:
 _downloads = {}
 
 
-def download(remote, url, size, domain, fetch):
+def download(remote, url, size, domain, fetch, stored):
     """This process's `Download` of `url` for `remote`: the one under way, or a new one.
 
     `fetch(path, download)` downloads into `path`, verifies and stores the file; it runs only
-    in the process that leads.
+    in the process that leads. `stored()` says whether the file is in storage now (truthy).
     """
     key = (remote.pk, url)
     current = _downloads.get(key)
@@ -171,7 +171,7 @@ def download(remote, url, size, domain, fetch):
 
     async def run():
         try:
-            await _run(current, remote, url, domain, fetch)
+            await _run(current, remote, url, domain, fetch, stored)
         except BaseException as exc:
             if not current.finished:
                 current.finish(download_error(exc))
@@ -197,7 +197,7 @@ def _create(path):
     return path
 
 
-async def _run(current, remote, url, domain, fetch):
+async def _run(current, remote, url, domain, fetch, stored):
     key = leases.lease_key("body", url)
     path = _create(_new_path(domain, key))
     lease = await leases.acquire(remote, key, path)
@@ -210,11 +210,23 @@ async def _run(current, remote, url, domain, fetch):
             return
         stale_paths.append(stale_path)
     try:
+        # The caller found nothing stored before this download began; a lease that ended in
+        # between (here or in another process) may have stored it: then nothing to download.
+        if await stored():
+            await _land_without_downloading(current, lease)
+            return
         await _lead(current, lease, fetch, domain)
     finally:
         for stale in stale_paths:  # the file of a leader that stopped
             if stale and os.path.exists(stale):
                 os.unlink(stale)
+
+
+async def _land_without_downloading(current, lease):
+    if os.path.exists(lease.path):
+        os.unlink(lease.path)
+    await lease.finish()
+    current.finish()
 
 
 async def _lead(current, lease, fetch, domain):

@@ -220,7 +220,7 @@ async def _fetch_file(handler, remote, domain, plan, path, facts):
     if stored is not None:
         return stored.content_id, False
     fetch = partial(pullthrough.fetch_and_store, handler, remote, url, relative_path, facts, None)
-    current = pullthrough.download(remote, url, facts.size, domain, fetch)
+    current = pullthrough.download(remote, url, facts.size, domain, fetch, query.afirst)
     while not current.finished:
         await current.changed(timeout=1.0)
     if current.error is not None:
