@@ -509,7 +509,10 @@ SECRET_KEY = _secret("secret_key")
 DB_ENCRYPTION_KEY = str(_STATE / "database_fields.symmetric.key")
 DATABASES = {
     "default": {
-        "ENGINE": "django.db.backends.postgresql",
+        # Django's PostgreSQL backend whose new connections wait out a database restart
+        # (up to HUGGING_FACE_DATABASE_RESTART_WAIT seconds), so that pulpcore's heartbeat of
+        # a content app does not fail, and stop the app, when a restart spans it.
+        "ENGINE": "pulp_hugging_face.app.postgresql",
         "HOST": "127.0.0.1",
         "PORT": $LP_PG_PORT,
         "NAME": "$LP_DB_NAME",

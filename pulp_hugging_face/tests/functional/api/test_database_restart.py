@@ -2,13 +2,15 @@
 
 Warm answers come from the content process's memory, so they go on through the restart; once
 the database is back, the process listens for changes again and stores new files, without being
-restarted.
+restarted. pulpcore's heartbeats of the API and the content apps, which exit their process when
+a write fails twice, wait for the database instead (the engine pulp_hugging_face.app.postgresql).
 """
 
 import os
 import subprocess
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,11 @@ import requests
 
 import pulp_hugging_face
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID
+from pulp_hugging_face.tests.functional.multihost import (
+    ContentApp,
+    content_apps_from_env,
+    wait_for,
+)
 
 REPO_ROOT = Path(pulp_hugging_face.__file__).resolve().parents[1]
 pytestmark = pytest.mark.local_pulp
@@ -50,34 +57,14 @@ class Traffic:
         self.thread.join(30)
 
 
-def after_a_content_app_heartbeat(bindings_cfg, timeout=30):
-    """Return just after every content app wrote its heartbeat.
-
-    pulpcore's content app writes a heartbeat every CONTENT_APP_TTL / 4 seconds (7 s) and exits
-    when that write fails twice in a row, leaving its restart to a supervisor (systemd). A
-    restart right after a heartbeat is over before the next one: what is tested here is the
-    plugin's part, the requests.
-    """
-
-    def heartbeats():
-        status = requests.get(f"{bindings_cfg.host}/pulp/api/v3/status/", timeout=10).json()
-        return {app["name"]: app["last_heartbeat"] for app in status["online_content_apps"]}
-
-    before = heartbeats()
-    deadline = time.monotonic() + timeout
-    while True:
-        now = heartbeats()
-        if now.keys() == before.keys() and all(now[k] != before[k] for k in now):
-            return
-        assert time.monotonic() < deadline, "no content app heartbeat"
-        time.sleep(0.1)
-
-
-def restart_postgres():
+def restart_postgres(down=0):
+    """`scripts/local-pulp restart-postgres`: PostgreSQL stopped (sessions cut) for `down` s."""
     done = subprocess.run(
         [
             str(REPO_ROOT / "scripts" / "local-pulp"),
             "restart-postgres",
+            "--down",
+            str(down),
             "--state-dir",
             os.environ["PULP_HF_STATE_DIR"],
         ],
@@ -87,6 +74,23 @@ def restart_postgres():
         timeout=120,
     )
     assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def content_heartbeats_since(bindings_cfg, moment):
+    """The pids of the content processes whose last heartbeat is `moment` or later."""
+    status = requests.get(f"{bindings_cfg.host}/pulp/api/v3/status/", timeout=10).json()
+    return {
+        int(app["name"].split("@")[0])
+        for app in status["online_content_apps"]
+        if datetime.fromisoformat(app["last_heartbeat"]) >= moment
+    }
+
+
+def serving_processes():
+    """The pids of the API and of every content app (gunicorn masters and workers)."""
+    api = ContentApp(0, "", Path(os.environ["PULP_HF_STATE_DIR"]) / "run" / "api.pid")
+    return {app.name: app.pids() for app in [api, *content_apps_from_env()]}
 
 
 def test_warm_files_are_served_through_a_database_restart(
@@ -99,7 +103,6 @@ def test_warm_files_are_served_through_a_database_restart(
     for url in urls * 2:
         assert requests.get(url).status_code == 200
     with Traffic(urls) as traffic:
-        after_a_content_app_heartbeat(bindings_cfg)
         restarted_at = time.monotonic()
         restart_postgres()
         time.sleep(2)
@@ -115,7 +118,6 @@ def test_the_content_app_stores_and_follows_changes_after_a_database_restart(
     warm_url = f"{cache.endpoint}/{MODEL_ID}/resolve/main/config.json"
     for _ in range(3):
         assert requests.get(warm_url).status_code == 200
-    after_a_content_app_heartbeat(bindings_cfg)
     restart_postgres()
 
     # A cold file needs the database (facts, lease, artifact): it works again within seconds.
@@ -133,3 +135,39 @@ def test_the_content_app_stores_and_follows_changes_after_a_database_restart(
         cache.distribution.pulp_href, {"content_guard": guard.pulp_href}
     )
     assert requests.head(warm_url).status_code == 401
+
+
+def test_an_outage_that_spans_heartbeats_stops_no_api_or_content_app(
+    hf_cache_factory, bindings_cfg, hub_reset
+):
+    # pulpcore's content app writes a heartbeat every CONTENT_APP_TTL / 4 = 7 s and exits when
+    # the write fails on its connection and again on a new one; 9 s down is sure to span one.
+    cache = hf_cache_factory()
+    warm_url = f"{cache.endpoint}/{MODEL_ID}/resolve/main/config.json"
+    assert requests.get(warm_url).status_code == 200
+    before = serving_processes()
+    assert all(before.values()), before
+    with Traffic([warm_url]) as traffic:
+        output = restart_postgres(down=9)
+        back = datetime.now(UTC)
+        time.sleep(1)
+    assert "exited during the outage" not in output, output
+    assert serving_processes() == before  # the same processes: none exited, none was restarted
+    assert {status for _, _, status in traffic.outcomes} == {200}
+
+    # ... and each content process writes its heartbeat again.
+    workers = {
+        pid for app in content_apps_from_env() for pid in app.pids() if pid != app.master_pid()
+    }
+    assert workers
+    wait_for(
+        lambda: workers <= content_heartbeats_since(bindings_cfg, back),
+        timeout=15,
+        what="a heartbeat of every content process after the restart",
+        interval=0.5,
+    )
+
+    cold_url = f"{cache.endpoint}/{MODEL_ID}/resolve/main/vocab.txt"
+    response = requests.get(cold_url, timeout=30)
+    assert response.status_code == 200
+    assert response.content == hub_reset.file_bytes(MODEL_ID, "vocab.txt")
