@@ -48,7 +48,8 @@ lp_tail() {
 LP_PERSISTED=(LP_HOST LP_API_PORT LP_CONTENT_PORT LP_PG_PORT LP_POSTGRES LP_VENV LP_UPSTREAM
     LP_BASE_PATH LP_REMOTE_NAME LP_DIST_NAME LP_API_WORKERS LP_CONTENT_WORKERS LP_TASK_WORKERS
     LP_LOG_LEVEL LP_ROOT_LOG_LEVEL LP_ORIGIN LP_PG_HOME LP_CONTENT_APPS LP_CONTENT_PORTS
-    LP_STORAGE LP_S3_PORT LP_S3_PORTS LP_S3_ENDPOINT LP_DB_NAME LP_CONTENT_ACCESS_LOG)
+    LP_STORAGE LP_S3_PORT LP_S3_PORTS LP_S3_ENDPOINT LP_DB_NAME LP_CONTENT_ACCESS_LOG
+    LP_FAST_PASSWORDS)
 
 # Load the remembered options for keys not given on the command line (LP_CLI_<KEY>=1 marks
 # keys set on the command line).
@@ -96,6 +97,7 @@ lp_defaults() {
     : "${LP_LOG_LEVEL:=INFO}"
     : "${LP_ROOT_LOG_LEVEL:=INFO}"  # every other logger (pulpcore, aiohttp, django)
     : "${LP_PG_FAST:=0}"           # 1: fsync=off etc. (throw-away test databases only)
+    : "${LP_FAST_PASSWORDS:=0}"    # 1: MD5 password hashes (throw-away test Pulps only)
     : "${LP_SETUP_CACHE:=1}"       # 1: create the remote + distribution
     : "${LP_PIP_ARGS:=}"           # extra `pip install` arguments (word-split)
     : "${LP_EXTRA_SETTINGS:=}"     # file copied to settings.local.py
@@ -485,6 +487,18 @@ EOF
     fi
 }
 
+# A throw-away test Pulp hashes passwords with MD5, as Django's docs advise for tests: the
+# API checks the password of every request (basic auth), and Django's PBKDF2 costs 0.2 s of CPU
+# each time on this machine, most of the test run's API time.
+lp_password_settings() {
+    [ "$LP_FAST_PASSWORDS" = 1 ] || return 0
+    printf '%s\n' "# Throw-away test Pulp (LP_FAST_PASSWORDS): cheap password hashes." \
+        'PASSWORD_HASHERS = [' \
+        '    "django.contrib.auth.hashers.MD5PasswordHasher",' \
+        '    "django.contrib.auth.hashers.PBKDF2PasswordHasher",' \
+        ']'
+}
+
 lp_write_settings() {
     if [ -n "$LP_EXTRA_SETTINGS" ]; then
         [ -f "$LP_EXTRA_SETTINGS" ] || lp_die "--extra-settings: no such file $LP_EXTRA_SETTINGS"
@@ -530,6 +544,7 @@ STATIC_ROOT = str(_STATE / "assets")
 WORKING_DIRECTORY = str(_STATE / "tmp")
 FILE_UPLOAD_TEMP_DIR = WORKING_DIRECTORY
 $(lp_storage_settings)
+$(lp_password_settings)
 # No Redis: no content cache, tasks go through PostgreSQL.
 CACHE_ENABLED = False
 ANALYTICS = False
