@@ -7,6 +7,7 @@ large generated files live in benchmarks/.data.
 """
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -45,15 +46,22 @@ def free_port():
         return s.getsockname()[1]
 
 
+@functools.cache
 def python():
-    """The interpreter with aiohttp and the test tree's dependencies (the test venv's)."""
+    """The interpreter of the fake hub and the clients: one with huggingface_hub, aiohttp and the
+    test tree (the test venv; Pulp's own venv in benchmarks/.state has no clients)."""
     for candidate in (
-        STATE / "venv" / "bin" / "python",
         ROOT / ".pulp-test" / "venv" / "bin" / "python",
+        STATE / "venv" / "bin" / "python",
+        Path(sys.executable),
     ):
-        if candidate.exists():
+        probe = [str(candidate), "-c", "import aiohttp, huggingface_hub, pulp_hugging_face"]
+        if (
+            candidate.exists()
+            and subprocess.run(probe, check=False, capture_output=True).returncode == 0
+        ):
             return str(candidate)
-    return sys.executable
+    raise SystemExit("no Python with huggingface_hub: run scripts/run-tests --only lint first")
 
 
 def need(*commands):

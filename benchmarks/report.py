@@ -97,6 +97,11 @@ def soak_table(soak):
                 f"| {label} | {r['clients']} | {r['rounds']} | {r['failed_rounds']} | "
                 f"{r['round_p50_s']:.2f} | {r['round_p99_s']:.2f} |"
             )
+    lines += ["", "| at s | disruption | API or content app processes replaced |", "|---|---|---|"]
+    for event in soak.get("events", []):
+        replaced = event.get("processes_replaced")
+        shown = "" if replaced is None else (", ".join(replaced) or "none")
+        lines.append(f"| {event['t']:.0f} | {event['event']} | {shown} |")
     lines += ["", "| process | sampled s | RSS MB start / end / max | fds start / end / max |",
               "|---|---|---|---|"]  # fmt: skip
     for p in soak["processes"].values():

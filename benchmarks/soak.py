@@ -11,7 +11,7 @@ in a loop, each round into a new cache: most through the balancer, some straight
 
 During the run, on app 2 only: a graceful restart (SIGHUP: gunicorn replaces its workers), a
 `kill -9` of the whole app and its start again, then a `kill -9` of the task workers and a
-restart of PostgreSQL. A request cut by app 2's restart is retried once, as huggingface_hub
+restart of PostgreSQL that keeps it down for 9 s (both apps see that one). A request cut by app 2's restart is retried once, as huggingface_hub
 retries a cut download; what still fails counts. Resident memory and open file descriptors of
 every Pulp process are sampled throughout. Writes benchmarks/results/soak.json.
 """
@@ -163,20 +163,19 @@ def restarts(pulp, minutes, events):
         local_pulp("start", "--no-setup")
 
     def database():
-        status = pulp.session.get(pulp.api + "/pulp/api/v3/status/").json()
-        beats = {a["name"]: a["last_heartbeat"] for a in status["online_content_apps"]}
-        while True:  # right after the content apps' heartbeats (pulpcore exits on two misses)
-            now = pulp.session.get(pulp.api + "/pulp/api/v3/status/").json()
-            if all(a["last_heartbeat"] != beats.get(a["name"]) for a in now["online_content_apps"]):
-                break
-            time.sleep(0.1)
-        local_pulp("restart-postgres")
+        # Down for 9 s, longer than a content app's heartbeat interval (7 s): each app's
+        # heartbeat falls in the outage. Which API and content processes were replaced?
+        names = ("api", "content", "content-2")
+        before = {name: [pids_of(name), *sorted(children(pids_of(name)))] for name in names}
+        local_pulp("restart-postgres", "--down", "9")
+        after = {name: [pids_of(name), *sorted(children(pids_of(name)))] for name in names}
+        events[-1]["processes_replaced"] = [name for name in names if before[name] != after[name]]
 
     start = time.monotonic()
     at(1, "graceful restart of content app 2 (SIGHUP)", graceful)
     at(2, "kill -9 of content app 2, then start", crash)
     at(3, "kill -9 of the task workers, then start", workers)
-    at(4, "restart of PostgreSQL", database)
+    at(4, "restart of PostgreSQL, 9 s down", database)
 
 
 class HubClients:
