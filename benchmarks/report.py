@@ -4,6 +4,7 @@ python benchmarks/report.py
 """
 
 import json
+import statistics
 
 from harness import RESULTS
 
@@ -63,13 +64,23 @@ def cold_table(cold):
 
 def fleet_table(fleet):
     lines = [f"`{fleet['command']}` ({fleet['recorded']})", "",
-             "| clients | phase | wall s | p50 s | p99 s | vs straight at the hub | failures |",
-             "|---|---|---|---|---|---|---|"]  # fmt: skip
+             "| client | clients | round | phase | wall s | p50 s | p99 s | vs straight at the hub | failures |",
+             "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for r in fleet["runs"]:
         lines.append(
-            f"| {r['clients']} | {r['phase']} | {r['wall_s']:.1f} | {r['p50_s']:.1f} | "
-            f"{r['p99_s']:.1f} | {r['ratio']:.2f}x | {r['failures']} |"
+            f"| {r['client']} | {r['clients']} | {r.get('round', 1)} | {r['phase']} | "
+            f"{r['wall_s']:.1f} | {r['p50_s']:.1f} | {r['p99_s']:.1f} | {r['ratio']:.2f}x | "
+            f"{r['failures']} |"
         )
+    lines += ["", "| client | clients | phase | median vs straight at the hub | failures in all |",
+              "|---|---|---|---|---|"]  # fmt: skip
+    groups = {}
+    for r in fleet["runs"]:
+        groups.setdefault((r["client"], r["clients"], r["phase"]), []).append(r)
+    for (client, clients, phase), runs in groups.items():
+        ratio = statistics.median(r["ratio"] for r in runs)
+        failures = sum(r["failures"] for r in runs)
+        lines.append(f"| {client} | {clients} | {phase} | {ratio:.2f}x | {failures} |")
     return "\n".join(lines)
 
 
@@ -119,6 +130,8 @@ def main():
         ("warm", warm_table),
         ("cold", cold_table),
         ("fleet-snapshot", fleet_table),
+        ("fleet-transformers", fleet_table),
+        ("fleet-datasets", fleet_table),
         ("soak", soak_table),
     ):
         if data := load(name):

@@ -54,10 +54,13 @@ print(json.dumps(result))
 def run_fleet(endpoint, clients, kind, client_python, timeout=600, homes=None, extra_env=None):
     """Start `clients` processes that all begin at the same moment; their results.
 
-    `homes`: the HF_HOME of each client (default: new temporary directories); `extra_env`: more
-    environment variables for every client."""
+    `homes`: the HF_HOME of each client (default: temporary directories, removed after);
+    `extra_env`: more environment variables for every client."""
     code = RUNNER.format(body=textwrap.indent(textwrap.dedent(CLIENT_CODE[kind]), "    "))
-    homes = homes or [tempfile.mkdtemp(prefix="fleet-home-") for _ in range(clients)]
+    if homes is None:  # removed at the end: 64 clients' caches of a model take gigabytes
+        with tempfile.TemporaryDirectory(prefix="fleet-homes-") as parent:
+            homes = [os.path.join(parent, str(k)) for k in range(clients)]
+            return run_fleet(endpoint, clients, kind, client_python, timeout, homes, extra_env)
     start_at = time.time() + 3 + clients * 0.05  # after every interpreter has started
     processes = []
     for home in homes:
