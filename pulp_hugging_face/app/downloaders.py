@@ -36,6 +36,20 @@ def origin(url):
     return (parts.scheme.lower(), parts.hostname, parts.port)
 
 
+def redirect_target(url, location, seen):
+    """Where a redirect of a file body leads (the hub's CDN, on any http(s) origin); `seen`, the
+    URLs of the chain so far, gains it. A missing or non-HTTP location or a loop is refused."""
+    if not location:
+        raise UpstreamProtocolError(f"Redirect without Location from {url}")
+    target = urljoin(url, location)
+    if urlsplit(target).scheme.lower() not in ("http", "https"):
+        raise UpstreamProtocolError("Redirect to a non-HTTP location refused.")
+    if target in seen:
+        raise UpstreamProtocolError("Redirect loop.")
+    seen.add(target)
+    return target
+
+
 class HubDownloader(HttpDownloader):
     """An HttpDownloader that follows redirects itself.
 
@@ -187,15 +201,7 @@ class HubDownloader(HttpDownloader):
             async with self.session.get(url, **request_kwargs) as response:
                 metrics.upstream_request("file", response.status)
                 if response.status in REDIRECT_STATUSES:
-                    location = response.headers.get("Location")
-                    if not location:
-                        raise UpstreamProtocolError(f"Redirect without Location from {url}")
-                    url = urljoin(url, location)
-                    if urlsplit(url).scheme.lower() not in ("http", "https"):
-                        raise UpstreamProtocolError("Redirect to a non-HTTP location refused.")
-                    if url in seen:
-                        raise UpstreamProtocolError("Redirect loop.")
-                    seen.add(url)
+                    url = redirect_target(url, response.headers.get("Location"), seen)
                     continue
                 self.raise_for_status(response)
                 try:

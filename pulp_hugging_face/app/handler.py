@@ -238,7 +238,12 @@ class HuggingFaceHandler(Handler):
         domain = view.distribution.pulp_domain
         stored = partial(self._stored_file, view.distribution, remote, resolve_request, facts, url)
         current = pullthrough.download(remote, url, facts.size, domain, fetch, stored)
-        response = await pullthrough.stream(request, current, {**headers, CACHE_HEADER: "miss"})
+        response = await pullthrough.stream(
+            request,
+            current,
+            {**headers, CACHE_HEADER: "miss"},
+            fetch_range=partial(pullthrough.stream_apart, request, remote, url, facts.size),
+        )
         if response is None:  # the download landed while we joined: it is in storage now
             if attempt >= MAX_SERVE_ATTEMPTS:
                 raise hub.HubError(

@@ -417,6 +417,16 @@ def byte_span(requested, size):
     return start, stop, ranged
 
 
+def content_range(start, stop, size):
+    """The `Content-Range` of bytes [start, stop) of a file of `size` bytes."""
+    return f"bytes {start}-{stop - 1}/{size}"
+
+
+def is_content_range(value, start, stop, size):
+    """Whether an upstream `Content-Range` is exactly bytes [start, stop) of `size` bytes."""
+    return (value or "").strip().lower() == content_range(start, stop, size)
+
+
 # --- headers ---------------------------------------------------------------------------------
 
 

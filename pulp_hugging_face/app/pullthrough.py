@@ -29,7 +29,7 @@ from django.conf import settings
 from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
 
-from . import hub, leases, metrics
+from . import hub, leases, metrics, upstream
 from .downloaders import UpstreamProtocolError
 from .memory import Bounded, memory
 from .models import CachedFile, HuggingFaceContent
@@ -40,9 +40,29 @@ log = logging.getLogger(__name__)
 CHUNK_SIZE = 1024 * 1024
 EARLY_END_SIZE = 64 * 1024 * 1024  # files this large are handed out whole before they are stored
 FOLLOW_POLL = 0.2  # seconds between a follower's looks at the lease (and readers at the file)
+# A range that begins this far beyond the bytes a download has, and that the download would not
+# reach within RANGE_WAIT seconds at its pace, is fetched from upstream on its own (`range_apart`).
+FAR_RANGE = 8 * 1024 * 1024
+RANGE_WAIT = 3.0
 FILESYSTEM_STORAGE = "pulpcore.app.models.storage.FileSystem"
 DOWNLOAD_ERRORS = (ClientResponseError, ClientConnectionError, TimeoutError, UpstreamProtocolError)
 VALIDATION_ERRORS = (DigestValidationError, SizeValidationError)
+
+
+def range_apart(start, downloaded, rate):
+    """Whether a range that begins at byte `start` is fetched from upstream on its own rather
+    than read from the download in progress, which holds `downloaded` bytes and grows by `rate`
+    bytes a second (None: not known yet).
+
+    A reader of the download waits for it to reach the range: a client reading the end of a
+    large cold file (a parquet footer, a safetensors shard's last tensor) would wait for the
+    whole file and, behind a slow hub, time out (its read timeout is 10 s). Fetching a near
+    range apart would only ask upstream for bytes that are about to arrive.
+    """
+    gap = start - downloaded
+    if gap <= FAR_RANGE:
+        return False
+    return rate is None or gap / rate > RANGE_WAIT
 
 
 def inflight_dir(domain):
@@ -112,6 +132,23 @@ class Download:
         self.error = None  # a hub.HubError
         self.task = None
         self._changed = asyncio.Event()
+        self._first_look = None  # (time, bytes) when a reader first asked for the pace
+
+    def downloaded(self):
+        """Bytes in the file readers follow now (0 before it has one)."""
+        try:
+            return os.stat(self.path).st_size if self.path else 0
+        except FileNotFoundError:  # moved into storage, or replaced by a new leader's
+            return 0
+
+    def rate(self, downloaded):
+        """Bytes a second the download grows by, as seen since the first call; None at first."""
+        now = asyncio.get_running_loop().time()
+        if self._first_look is None:
+            self._first_look = now, downloaded
+            return None
+        then, before = self._first_look
+        return (downloaded - before) / (now - then) if now - then >= 0.5 else None
 
     @property
     def succeeded(self):
@@ -404,12 +441,14 @@ def _store(handler, result, remote_artifact, git_blob_sha1):
     return saved
 
 
-async def stream(request, current, headers):
+async def stream(request, current, headers, fetch_range=None):
     """Stream a file (or the requested range) from a download in progress.
 
     Returns None when the download already ended well (the caller serves it from storage).
     Before the first byte an upstream failure is an HF-style error; after it, the connection is
-    cut, so the client never mistakes a broken file for a whole one.
+    cut, so the client never mistakes a broken file for a whole one. A range far ahead of the
+    download (`range_apart`) is answered by `fetch_range(start, stop, headers)`, a ranged
+    request upstream, when that answers (not None).
     """
     size = current.size
     try:
@@ -420,6 +459,11 @@ async def stream(request, current, headers):
     if span is None:
         raise web.HTTPRequestRangeNotSatisfiable(headers={"Content-Range": f"bytes */{size}"})
     start, stop, ranged = span
+    if ranged and fetch_range is not None and not current.finished:
+        downloaded = current.downloaded()
+        far = range_apart(start, downloaded, current.rate(downloaded))
+        if far and (response := await fetch_range(start, stop, headers)) is not None:
+            return response
 
     while current.path is None and not current.finished:
         await current.changed()
@@ -440,7 +484,7 @@ async def stream(request, current, headers):
         response = web.StreamResponse(status=206 if ranged else 200, headers=headers)
         response.content_length = stop - start
         if ranged:
-            response.headers["Content-Range"] = f"bytes {start}-{stop - 1}/{size}"
+            response.headers["Content-Range"] = hub.content_range(start, stop, size)
         await response.prepare(request)
         position = start
         while position < stop:
@@ -464,6 +508,34 @@ async def stream(request, current, headers):
         return response
     finally:
         await reader.close()
+
+
+async def stream_apart(request, remote, url, size, start, stop, headers):
+    """Answer a range of a file from upstream on its own (see `range_apart`), not stored; None
+    when upstream does not answer that range as asked. A body that breaks or runs long is cut,
+    so the client never mistakes it for the range it asked for."""
+    async with upstream.ranged_body(remote, url, start, stop, size) as body:
+        if body is None:
+            return None
+        response = web.StreamResponse(status=206, headers=headers)
+        response.content_length = stop - start
+        response.headers["Content-Range"] = hub.content_range(start, stop, size)
+        await response.prepare(request)
+        sent = 0
+        try:
+            async for piece in body:
+                sent += len(piece)
+                if sent > stop - start:
+                    break
+                metrics.upstream_bytes(len(piece))
+                await response.write(piece)
+        except DOWNLOAD_ERRORS as exc:
+            log.warning("A range of %s broke upstream: %s", url, exc or type(exc).__name__)
+        if sent != stop - start:
+            request.transport.close()  # cut short: the client sees a broken transfer
+            return response
+        await response.write_eof()
+        return response
 
 
 async def _send(request, response, reader, position, length):

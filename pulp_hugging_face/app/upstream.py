@@ -11,6 +11,7 @@ closes when its last request ends. Every client closes when the content app shut
 
 import asyncio
 import atexit
+import contextlib
 import logging
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
@@ -20,7 +21,13 @@ import aiohttp
 from pulpcore.plugin.download import DownloaderFactory
 
 from . import hub, metrics
-from .downloaders import REDIRECT_STATUSES, HubDownloader, origin
+from .downloaders import (
+    REDIRECT_STATUSES,
+    HubDownloader,
+    UpstreamProtocolError,
+    origin,
+    redirect_target,
+)
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +137,60 @@ async def close_all(app=None):
     for client in clients.values():
         if not client.session.closed:
             await client.session.close()
+
+
+@contextlib.asynccontextmanager
+async def ranged_body(remote, url, start, stop, size):
+    """Bytes [start, stop) of the file of `size` bytes at `url` (its `resolve` URL), straight
+    from upstream: an async iterator of pieces, or None when upstream does not answer with
+    exactly that range (then nothing was sent to the client, which can still be served from
+    the download). The hub's redirect to its CDN is followed as for a download; the token goes
+    only to the hub's origin.
+    """
+    client = client_for(remote)
+    client.acquire()
+    try:
+        response = await _open_range(client, url, start, stop)
+        if response is None:
+            yield None
+            return
+        try:
+            exact = response.status == 206 and hub.is_content_range(
+                response.headers.get("Content-Range"), start, stop, size
+            )
+            if not exact:
+                log.warning(
+                    "Upstream answered %s to a range of %s: not passed on.", response.status, url
+                )
+            yield response.content.iter_any() if exact else None
+        finally:
+            response.release()
+    finally:
+        client.release()
+
+
+async def _open_range(client, url, start, stop):
+    """The upstream response to a ranged GET of `url`, after redirects; None if none came."""
+    seen = {url}
+    try:
+        if client.throttler:
+            await client.throttler.acquire()
+        for _ in range(MAX_REDIRECTS + 1):
+            options = client.request_options(url)
+            options["headers"].update(
+                {"Range": f"bytes={start}-{stop - 1}", "Accept-Encoding": "identity"}
+            )
+            response = await client.session.get(url, allow_redirects=False, **options)
+            metrics.upstream_request("range", response.status)
+            if response.status not in REDIRECT_STATUSES:
+                return response
+            response.release()
+            url = redirect_target(url, response.headers.get("Location"), seen)
+        raise UpstreamProtocolError(f"More than {MAX_REDIRECTS} redirects.")
+    except (aiohttp.ClientError, TimeoutError, UpstreamProtocolError) as exc:
+        metrics.upstream_request("range", None)
+        log.warning("A range of %s could not be asked upstream: %s", url, exc or type(exc).__name__)
+        return None
 
 
 class UpstreamUnavailable(Exception):

@@ -6,7 +6,13 @@ import asyncio
 import pytest
 
 from pulp_hugging_face.app import hub
-from pulp_hugging_face.app.pullthrough import EARLY_END_SIZE, Download, _Reader
+from pulp_hugging_face.app.pullthrough import (
+    EARLY_END_SIZE,
+    FAR_RANGE,
+    Download,
+    _Reader,
+    range_apart,
+)
 
 
 def run(coroutine):
@@ -137,3 +143,60 @@ def test_a_download_that_failed_unchecked_is_never_complete():
         current = Download(size=size)
         current.finish(hub.HubError(502, hub.UPSTREAM_UNAVAILABLE, "broken"))
         assert not current.complete
+
+
+# --- ranges far ahead of a download: fetched from upstream on their own -------------------------
+
+MIB = 1024 * 1024
+
+
+def test_a_range_within_reach_of_the_download_waits_for_it():
+    assert not range_apart(start=FAR_RANGE, downloaded=0, rate=None)
+    assert not range_apart(start=10 * MIB, downloaded=8 * MIB, rate=None)
+
+
+def test_a_range_far_ahead_of_a_download_of_unknown_pace_is_fetched_apart():
+    assert range_apart(start=FAR_RANGE + 1, downloaded=0, rate=None)
+
+
+def test_a_fast_download_is_waited_for_even_far_ahead():
+    # 100 MiB ahead at 100 MiB/s: a second, well within a client's read timeout.
+    assert not range_apart(start=101 * MIB, downloaded=1 * MIB, rate=100 * MIB)
+
+
+def test_a_slow_download_far_behind_the_range_is_not_waited_for():
+    # 100 MiB ahead at 5 MiB/s: 20 s, longer than a client waits for a byte.
+    assert range_apart(start=101 * MIB, downloaded=1 * MIB, rate=5 * MIB)
+
+
+def test_a_range_behind_the_download_is_read_from_it():
+    assert not range_apart(start=0, downloaded=50 * MIB, rate=1)
+
+
+def test_a_download_counts_the_bytes_in_its_file(tmp_path):
+    current = Download(size=10)
+    assert current.downloaded() == 0  # no file yet
+    path = tmp_path / "a.part"
+    path.write_bytes(b"abcd")
+    current.follow(str(path))
+    assert current.downloaded() == 4
+    path.unlink()  # moved into storage
+    assert current.downloaded() == 0
+
+
+def test_the_pace_of_a_download_is_known_after_a_first_look():
+    async def scenario():
+        current = Download(size=10 * MIB)
+        assert current.rate(0) is None  # the first look only notes where the download is
+        await asyncio.sleep(0.6)
+        assert current.rate(3 * MIB) == pytest.approx(3 * MIB / 0.6, rel=0.2)
+
+    run(scenario())
+
+
+def test_an_upstream_content_range_must_be_exactly_the_range_asked_for():
+    assert hub.content_range(10, 20, 100) == "bytes 10-19/100"
+    assert hub.is_content_range("bytes 10-19/100", 10, 20, 100)
+    assert not hub.is_content_range("bytes 10-18/100", 10, 20, 100)
+    assert not hub.is_content_range("bytes 10-19/101", 10, 20, 100)
+    assert not hub.is_content_range(None, 10, 20, 100)

@@ -381,6 +381,8 @@ class HubServer:
             return web.Response(status=302, headers={"Location": str(request.rel_url)})
         if fault == "bad_redirect":
             return web.Response(status=302, headers={"Location": "file:///etc/passwd"})
+        if fault == "ignore_range":
+            request["ignore_range"] = True
         if fault == "not_json":
             return web.Response(
                 status=200, text="<html>maintenance</html>", content_type="text/html"
@@ -592,7 +594,7 @@ class HubServer:
 
     async def serve_bytes(self, request, f: RepoFile, headers: dict, kind: str):
         start, end, status = 0, f.size, 200
-        if request.headers.get("Range"):
+        if request.headers.get("Range") and not request.get("ignore_range"):
             parsed = parse_range(request.headers["Range"], f.size)
             if parsed == "unsatisfiable":
                 return web.Response(status=416, headers={"Content-Range": f"bytes */{f.size}"})
@@ -624,6 +626,7 @@ class HubServer:
         if fault in ("drop", "short"):
             response.force_close()
         await response.prepare(request)
+        entry["status"] = response.status  # sent, also if the client goes away before the end
         # drop/short stop early: drop resets the connection, short closes it cleanly.
         limit = {"drop": length // 2, "short": length - max(1, length // 4)}.get(fault, length)
         flip_at = length // 2 if fault == "corrupt" else -1

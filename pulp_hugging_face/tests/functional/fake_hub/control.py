@@ -19,8 +19,9 @@ from aiohttp import web
 if TYPE_CHECKING:
     from .app import HubServer
 
-# Answers that lie: a redirect to itself, a redirect to a non-HTTP URL, HTML instead of JSON.
-LYING_FAULTS = ("redirect_loop", "bad_redirect", "not_json")
+# Answers that lie: a redirect to itself, a redirect to a non-HTTP URL, HTML instead of JSON,
+# the whole body (200) where a range was asked for.
+LYING_FAULTS = ("redirect_loop", "bad_redirect", "not_json", "ignore_range")
 FAULTS = (None, "5xx", "429", "drop", "slow", "corrupt", "short", *LYING_FAULTS)
 BODY_FAULTS = ("drop", "slow", "corrupt", "short")  # only affect responses with a body
 FAULT_TARGETS = ("all", "resolve", "cdn", "api", "xet")

@@ -1,0 +1,1 @@
+A range far ahead of a cold file's download (a parquet footer, a last tensor) is asked upstream on its own and passed on at once, while the download goes on; behind a slow hub it used to wait for the download to reach it, longer than a client's read timeout. New `kind` `range` of `hugging_face.upstream.requests`.
