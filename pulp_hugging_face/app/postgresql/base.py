@@ -67,8 +67,10 @@ def connect_waiting(connect, ping, outage, sleep=time.sleep, step=0.25):
             if state == pq.Ping.OK and not retried:
                 retried = True  # it may have come up between the attempt and the ping
                 continue
+            if not server_is_restarting(state):
+                raise
             left = outage.remaining()
-            if not server_is_restarting(state) or left <= 0:
+            if left <= 0:
                 raise
             if not waited:
                 log.warning(

@@ -115,3 +115,12 @@ def test_the_remaining_wait_counts_from_the_first_failure():
     assert outage.remaining() == 0
     outage.ended()
     assert outage.remaining() == 15
+
+
+def test_a_failure_of_another_kind_does_not_spend_the_wait_of_a_later_outage():
+    clock = Clock()
+    outage = Outage(15, clock)
+    with pytest.raises(OperationalError):
+        waiting_connect(Server([pq.Ping.OK], down=10**6), outage, clock)  # a wrong password
+    clock.now += 60
+    assert waiting_connect(Server([pq.Ping.NO_RESPONSE], down=4), outage, clock) == "connection"
