@@ -335,12 +335,22 @@ class HubMetadata:
         )
 
     async def _fetch_listing(self, request, commit, query, form, key):
-        if request.endpoint == "paths-info":
-            response = await self.upstream.fetch(
-                "POST", request.path(commit), data=list(form) or None
-            )
-        else:
-            response = await self.upstream.fetch("GET", request.path(commit), query=list(query))
+        try:
+            if request.endpoint == "paths-info":
+                response = await self.upstream.fetch(
+                    "POST", request.path(commit), data=list(form) or None
+                )
+            else:
+                response = await self.upstream.fetch("GET", request.path(commit), query=list(query))
+        except hub.HubError as error:
+            if (error.status, error.code) != (404, hub.ENTRY_NOT_FOUND):
+                raise
+            # No such folder at this commit: as final as a listing (transformers asks for
+            # `additional_chat_templates` on every load), so the next asker gets it from here.
+            headers = {**error.headers(), "Content-Type": "application/json"}
+            answer = Answer(error.status, headers, error.body(), MISS)
+            await self._store_answer(key, request.repo, commit, answer)
+            return answer
         entries = hub.listing_entries(response.json())
         headers = {"Content-Type": "application/json"}
         if link := hub.next_page_url(response.headers.get("link")):

@@ -74,3 +74,8 @@ def test_transformers_from_pretrained(hf_cache_factory, hub_reset, hf_client, co
         r for r in hub_reset.stats()["requests"] if r["kind"] == "resolve" and r["status"] == 404
     ]
     assert missing
+
+    # A fresh client loads again from the cache alone, the missing files and folders included.
+    hub_reset.reset()
+    assert hf_client(code, cache.endpoint) == through_pulp
+    assert hub_reset.stats()["requests"] == []

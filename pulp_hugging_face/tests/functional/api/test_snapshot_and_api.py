@@ -180,6 +180,18 @@ def test_tree_pagination_links_point_at_pulp(hf_cache_factory, hub_reset):
         assert "xetHash" not in entry
 
 
+def test_a_folder_missing_at_a_commit_is_asked_upstream_once(hf_cache_factory, hub_reset):
+    """The hub's EntryNotFound for a folder at a commit never changes, like a listing."""
+    cache = hf_cache_factory()
+    commit = hub_reset.commit_sha(MODEL_ID, "main")
+    for revision in (commit, "main", commit):
+        url = f"{cache.endpoint}/api/models/{MODEL_ID}/tree/{revision}/additional_chat_templates"
+        missing = requests.get(url)
+        assert missing.status_code == 404
+        assert missing.headers["X-Error-Code"] == "EntryNotFound"
+    assert hub_reset.count("api") == 2  # the listing once, and what `main` points to once
+
+
 FILESYSTEM = """
 from huggingface_hub import HfFileSystem
 fs = HfFileSystem()
