@@ -500,7 +500,7 @@ async def stream(request, current, headers, fetch_range=None):
                     await current.changed()
             elif current.finished and not current.succeeded:
                 log.warning("Upstream download for %s failed: %s", request.path, current.error)
-                request.transport.close()  # cut short: the client sees a broken transfer
+                _cut(request)
                 return response
             else:
                 await current.changed()
@@ -532,10 +532,16 @@ async def stream_apart(request, remote, url, size, start, stop, headers):
         except DOWNLOAD_ERRORS as exc:
             log.warning("A range of %s broke upstream: %s", url, exc or type(exc).__name__)
         if sent != stop - start:
-            request.transport.close()  # cut short: the client sees a broken transfer
+            _cut(request)
             return response
         await response.write_eof()
         return response
+
+
+def _cut(request):
+    """End the answer short: the client sees a broken transfer, never a whole one."""
+    if request.transport is not None:  # None: the client went away already
+        request.transport.close()
 
 
 async def _send(request, response, reader, position, length):
@@ -544,6 +550,8 @@ async def _send(request, response, reader, position, length):
     global _sendfile_works
     if _sendfile_works:
         loop = asyncio.get_running_loop()
+        if request.transport is None:  # as aiohttp's own writes say it
+            raise ConnectionResetError("Cannot write to closing transport")
         try:
             return await loop.sendfile(
                 request.transport, reader.file, position, length, fallback=False

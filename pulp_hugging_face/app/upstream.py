@@ -171,7 +171,7 @@ async def ranged_body(remote, url, start, stop, size):
 
 async def _open_range(client, url, start, stop):
     """The upstream response to a ranged GET of `url`, after redirects; None if none came."""
-    seen = {url}
+    asked, seen = url, {url}  # `asked` is logged: the CDN's URLs carry signatures
     try:
         if client.throttler:
             await client.throttler.acquire()
@@ -189,7 +189,9 @@ async def _open_range(client, url, start, stop):
         raise UpstreamProtocolError(f"More than {MAX_REDIRECTS} redirects.")
     except (aiohttp.ClientError, TimeoutError, UpstreamProtocolError) as exc:
         metrics.upstream_request("range", None)
-        log.warning("A range of %s could not be asked upstream: %s", url, exc or type(exc).__name__)
+        log.warning(
+            "A range of %s could not be asked upstream: %s", asked, exc or type(exc).__name__
+        )
         return None
 
 
