@@ -14,6 +14,7 @@ from . import metrics
 from .access import count_answer, flush_on_shutdown
 from .handler import HuggingFaceHandler, hub_fast_path, keep_hub_etag
 from .memory import listen
+from .pullthrough import sweeping
 from .upstream import close_all
 
 
@@ -25,6 +26,7 @@ def _add_routes():
     # Measured wherever it is called from: its routes and the fast path (metrics.py).
     handler.handle = metrics.measured(handler.handle)
     app.cleanup_ctx.append(listen)
+    app.cleanup_ctx.append(sweeping)
     app.on_cleanup.append(close_all)
     app.on_cleanup.append(flush_on_shutdown)
     app.on_response_prepare.append(keep_hub_etag)

@@ -24,6 +24,7 @@ import socket
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db import IntegrityError, close_old_connections
 from django.db.models import DurationField, ExpressionWrapper, F
@@ -94,6 +95,13 @@ def _with_age(rows):
 
 
 os.register_at_fork(after_in_child=_renew_identity)
+
+
+def live_paths(paths):
+    """Those of `paths` that a running lease names whose leader still beats its heartbeat."""
+    rows = _with_age(UpstreamLease.objects.filter(state=RUNNING, path__in=list(paths)))
+    rows = rows.filter(age__lt=timedelta(seconds=LEASE_TIMEOUT))
+    return set(rows.values_list("path", flat=True))
 
 
 def lease_key(*parts):

@@ -16,15 +16,18 @@ the same within a process and across hosts, and the file moves into storage with
 """
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
 import shutil
+import time
 from pathlib import Path
 
 from aiohttp import ClientConnectionError, ClientResponseError, web
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from django.db import DatabaseError
 
 from pulpcore.plugin.exceptions import DigestValidationError, SizeValidationError
 from pulpcore.plugin.models import ContentArtifact, RemoteArtifact
@@ -44,6 +47,10 @@ FOLLOW_POLL = 0.2  # seconds between a follower's looks at the lease (and reader
 # reach within RANGE_WAIT seconds at its pace, is fetched from upstream on its own (`range_apart`).
 FAR_RANGE = 8 * 1024 * 1024
 RANGE_WAIT = 3.0
+# A download file nobody has written to for this long, and that no live lease names, was left by
+# a content app that stopped (killed mid-download, with no follower to take the download over).
+LEFTOVER_AGE = 15 * 60
+SWEEP_INTERVAL = 10 * 60  # seconds between a content process's looks for leftovers
 FILESYSTEM_STORAGE = "pulpcore.app.models.storage.FileSystem"
 DOWNLOAD_ERRORS = (ClientResponseError, ClientConnectionError, TimeoutError, UpstreamProtocolError)
 VALIDATION_ERRORS = (DigestValidationError, SizeValidationError)
@@ -81,6 +88,64 @@ def inflight_dir(domain):
         base = Path(settings.WORKING_DIRECTORY) / "hf-inflight"
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+def leftovers(files, live, now):
+    """The download files to remove, of `files` ((path, mtime) pairs): those untouched for
+    LEFTOVER_AGE seconds that are not in `live` (the files of running leases)."""
+    return [path for path, mtime in files if now - mtime > LEFTOVER_AGE and path not in live]
+
+
+def _inflight_dirs():
+    """Every place `inflight_dir` puts downloads, whatever the domain's storage."""
+    configured = getattr(settings, "HUGGING_FACE_INFLIGHT_DIR", None)
+    if configured:
+        places = [Path(configured)]
+    else:
+        places = [Path(settings.MEDIA_ROOT), Path(settings.WORKING_DIRECTORY)]
+        places = [place / "hf-inflight" for place in places]
+    return [place for place in places if place.is_dir()]
+
+
+def sweep_leftovers():
+    """Remove the download files that content apps which stopped left behind; their leases
+    ended or their leaders stopped beating, so no reader follows them any more."""
+    files = []
+    for place in _inflight_dirs():
+        for entry in os.scandir(place):
+            if entry.name.endswith(".part"):
+                with contextlib.suppress(FileNotFoundError):
+                    files.append((entry.path, entry.stat().st_mtime))
+    now = time.time()
+    old = [path for path, mtime in files if now - mtime > LEFTOVER_AGE]
+    if not old:
+        return
+    removed = freed = 0
+    for path in leftovers(files, leases.live_paths(old), now):
+        with contextlib.suppress(FileNotFoundError):  # another process removed it first
+            size = os.path.getsize(path)
+            os.unlink(path)
+            removed, freed = removed + 1, freed + size
+    if removed:
+        log.info(
+            "Removed %d download files left by stopped content apps (%d bytes).", removed, freed
+        )
+
+
+async def sweeping(app):
+    """The content app's cleanup context: look for leftovers at start and every SWEEP_INTERVAL."""
+
+    async def sweep_forever():
+        while True:
+            try:
+                await sync_to_async(sweep_leftovers)()
+            except (DatabaseError, OSError) as exc:  # the database or the disk is away
+                log.warning("Could not look for leftover downloads: %s", exc)
+            await asyncio.sleep(SWEEP_INTERVAL)
+
+    task = asyncio.get_running_loop().create_task(sweep_forever())
+    yield
+    task.cancel()
 
 
 def no_room(detail):

@@ -10,7 +10,11 @@ import pytest
 import requests
 
 from pulp_hugging_face.tests.functional.fake_hub import MODEL_ID
-from pulp_hugging_face.tests.functional.multihost import restart_stopped_apps
+from pulp_hugging_face.tests.functional.multihost import (
+    content_apps_from_env,
+    restart_stopped_apps,
+    wait_for,
+)
 
 pytestmark = pytest.mark.local_pulp
 
@@ -64,3 +68,24 @@ def test_restart_mid_download(hf_cache_factory, hub_reset):
     assert again.headers["X-Pulp-Cache"] == "miss"
     assert again.content == expected
     assert hub_reset.count("cdn") == 1
+
+
+def test_download_files_left_by_a_stopped_content_app_are_removed():
+    """A leader killed with no follower leaves its half-written file in the in-flight directory:
+    content processes remove such files (untouched for `pullthrough.LEFTOVER_AGE`, 15 min, and
+    named by no live lease) when they start, and every 10 min after."""
+    inflight = Path(os.environ["PULP_HF_STATE_DIR"]) / "media" / "hf-inflight"
+    inflight.mkdir(parents=True, exist_ok=True)
+    leftover = inflight / f"{'0' * 32}-host-1-dead-00000000.part"
+    leftover.write_bytes(b"half a file")
+    long_ago = time.time() - 2 * 3600
+    os.utime(leftover, (long_ago, long_ago))
+    being_written = inflight / f"{'1' * 32}-host-2-live-00000000.part"
+    being_written.write_bytes(b"the first bytes")
+
+    app = content_apps_from_env()[0]
+    os.kill(app.master_pid(), signal.SIGHUP)  # gunicorn starts new workers, which look at start
+    wait_for(lambda: not leftover.exists(), 60, "the leftover file to be removed")
+    wait_for(app.answers, 60, "the content app to answer")
+    assert being_written.exists()
+    being_written.unlink()
