@@ -295,7 +295,12 @@ class HuggingFaceHandler(Handler):
         if endpoint not in hub.ALLOWED_QUERY:
             # commits, xet-read-token, discussions...: answers that are either live or would
             # lead a client around the cache.
-            raise hub.HubError(404, None, f"This cache does not serve {endpoint!r} endpoints.")
+            raise hub.HubError(
+                404,
+                None,
+                "This cache answers only the API calls a download needs: "
+                "repo info, tree, paths-info and refs.",
+            )
         query = hub.allowed_query(endpoint, request.query.items())
         try:
             if endpoint == "refs":

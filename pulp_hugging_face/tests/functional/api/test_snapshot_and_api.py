@@ -192,6 +192,21 @@ def test_a_folder_missing_at_a_commit_is_asked_upstream_once(hf_cache_factory, h
     assert hub_reset.count("api") == 2  # the listing once, and what `main` points to once
 
 
+@pytest.mark.parametrize(
+    "endpoint", ["commits/main", "discussions", "xet-read-token/main", "refs/heads"]
+)
+def test_an_api_call_no_download_needs_is_answered_404_without_asking_the_hub(
+    hf_cache_factory, hub_reset, endpoint
+):
+    """Commits, discussions and Xet tokens are live or would lead a client around the cache."""
+    cache = hf_cache_factory()
+    answer = requests.get(f"{cache.endpoint}/api/models/{MODEL_ID}/{endpoint}")
+    assert answer.status_code == 404
+    assert "repo info, tree, paths-info and refs" in answer.headers["X-Error-Message"]
+    assert answer.json() == {"error": answer.headers["X-Error-Message"]}
+    assert hub_reset.stats()["requests"] == []
+
+
 FILESYSTEM = """
 from huggingface_hub import HfFileSystem
 fs = HfFileSystem()
