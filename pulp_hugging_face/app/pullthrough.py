@@ -79,31 +79,33 @@ def inflight_dir(domain):
     (hosts that serve one filesystem storage share it, and files move into storage by rename);
     else `WORKING_DIRECTORY/hf-inflight` (shared within a host).
     """
-    configured = getattr(settings, "HUGGING_FACE_INFLIGHT_DIR", None)
-    if configured:
-        base = Path(configured)
-    elif domain.storage_class == FILESYSTEM_STORAGE:
-        base = Path(settings.MEDIA_ROOT) / "hf-inflight"
-    else:
-        base = Path(settings.WORKING_DIRECTORY) / "hf-inflight"
+    base = _inflight_place(domain.storage_class == FILESYSTEM_STORAGE)
     base.mkdir(parents=True, exist_ok=True)
     return base
 
 
-def leftovers(files, live, now):
+def _inflight_place(filesystem_storage):
+    configured = getattr(settings, "HUGGING_FACE_INFLIGHT_DIR", None)
+    if configured:
+        return Path(configured)
+    root = settings.MEDIA_ROOT if filesystem_storage else settings.WORKING_DIRECTORY
+    return Path(root) / "hf-inflight"
+
+
+def leftovers(files, now, live):
     """The download files to remove, of `files` ((path, mtime) pairs): those untouched for
-    LEFTOVER_AGE seconds that are not in `live` (the files of running leases)."""
-    return [path for path, mtime in files if now - mtime > LEFTOVER_AGE and path not in live]
+    LEFTOVER_AGE seconds that no running lease names. `live(paths)` says which of the old ones
+    running leases name; it is asked only when some file is old."""
+    old = [path for path, mtime in files if now - mtime > LEFTOVER_AGE]
+    if not old:
+        return []
+    named = live(old)
+    return [path for path in old if path not in named]
 
 
 def _inflight_dirs():
     """Every place `inflight_dir` puts downloads, whatever the domain's storage."""
-    configured = getattr(settings, "HUGGING_FACE_INFLIGHT_DIR", None)
-    if configured:
-        places = [Path(configured)]
-    else:
-        places = [Path(settings.MEDIA_ROOT), Path(settings.WORKING_DIRECTORY)]
-        places = [place / "hf-inflight" for place in places]
+    places = {_inflight_place(filesystem_storage) for filesystem_storage in (True, False)}
     return [place for place in places if place.is_dir()]
 
 
@@ -116,12 +118,8 @@ def sweep_leftovers():
             if entry.name.endswith(".part"):
                 with contextlib.suppress(FileNotFoundError):
                     files.append((entry.path, entry.stat().st_mtime))
-    now = time.time()
-    old = [path for path, mtime in files if now - mtime > LEFTOVER_AGE]
-    if not old:
-        return
     removed = freed = 0
-    for path in leftovers(files, leases.live_paths(old), now):
+    for path in leftovers(files, time.time(), leases.live_paths):
         with contextlib.suppress(FileNotFoundError):  # another process removed it first
             size = os.path.getsize(path)
             os.unlink(path)
