@@ -73,9 +73,8 @@ def main():
                 ratios = [
                     r["ratio"] for r in runs if r["clients"] == clients and r["phase"] == phase
                 ]
-                log(
-                    f"{clients} clients, {phase}: median {statistics.median(ratios):.2f}x of {len(ratios)}"
-                )
+                median = statistics.median(ratios)
+                log(f"{clients} clients, {phase}: median {median:.2f}x of {len(ratios)}")
         write_result(
             f"fleet-{args.client}",
             {"command": "python benchmarks/fleet.py " + " ".join(sys.argv[1:]), "runs": runs},

@@ -11,9 +11,10 @@ in a loop, each round into a new cache: most through the balancer, some straight
 
 During the run, on app 2 only: a graceful restart (SIGHUP: gunicorn replaces its workers), a
 `kill -9` of the whole app and its start again, then a `kill -9` of the task workers and a
-restart of PostgreSQL that keeps it down for 9 s (both apps see that one). A request cut by app 2's restart is retried once, as huggingface_hub
-retries a cut download; what still fails counts. Resident memory and open file descriptors of
-every Pulp process are sampled throughout. Writes benchmarks/results/soak.json.
+restart of PostgreSQL that keeps it down for 9 s (both apps see that one). A request cut by
+app 2's restart is retried once, as huggingface_hub retries a cut download; what still fails
+counts. Resident memory and open file descriptors of every Pulp process are sampled
+throughout. Writes benchmarks/results/soak.json.
 """
 
 import argparse
